@@ -1,0 +1,1004 @@
+"""Base class shared by both multi-label MLP estimators.
+
+Everything that does not depend on how the weights are laid out lives here once:
+validation, initialisation, the epoch loop, convergence and early stopping,
+thresholds, ``partial_fit`` and prediction. A subclass only says which layer plan
+its network has, how weights are initialised and how the flat buffer is shown as
+``coefs_``/``intercepts_``.
+"""
+
+import copy
+import numbers
+import warnings
+from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import check_scoring
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _kernels as K
+from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
+
+# 'balanced' positive weights n_neg / n_pos are capped at this value so that a
+# label with a handful of positives cannot dominate the loss.
+MAX_BALANCED_POS_WEIGHT = 100.0
+
+
+@contextmanager
+def _transaction(estimator):
+    """Restore the estimator's previous state if the body raises.
+
+    A failed ``fit``/``partial_fit`` must not leave a half-updated model behind.
+    Fitting never mutates the previous arrays in place (it trains on copies), so
+    restoring the attribute dictionary is enough.
+    """
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+def _bce_per_label(logits, Y, sample_weight):
+    """Sample-weighted mean BCE of each label from logits; NaN labels skipped.
+
+    Returns an array of shape (n_labels,). Computed from the logits as
+    ``max(z, 0) - z * y + log1p(exp(-|z|))``, so it never takes the log of a
+    rounded probability.
+    """
+    Z = logits.astype(np.float64, copy=False)
+    observed = ~np.isnan(Y)
+    Yz = np.where(observed, Y, 0.0)
+    loss = np.maximum(Z, 0.0) - Z * Yz + np.log1p(np.exp(-np.abs(Z)))
+    loss = np.where(observed, loss, 0.0)
+    return sample_weight @ loss / sample_weight.sum()
+
+
+def _best_f1_thresholds(P, Y):
+    """Per-label threshold maximising F1 of ``P > threshold`` (NaN labels skipped).
+
+    Thresholds are placed halfway between consecutive distinct probabilities.
+    A label with no observed positive keeps 0.5.
+    """
+    n_labels = P.shape[1]
+    thresholds = np.full(n_labels, 0.5)
+    for j in range(n_labels):
+        observed = ~np.isnan(Y[:, j])
+        p = P[observed, j].astype(np.float64)
+        y = Y[observed, j]
+        n_pos = y.sum()
+        if n_pos == 0:
+            continue
+        order = np.argsort(-p, kind="stable")
+        p, y = p[order], y[order]
+        # Predicting the top k samples positive: tp = cumsum(y), fp = k - tp.
+        tp = np.cumsum(y)
+        k = np.arange(1, p.size + 1)
+        f1 = 2 * tp / (k + n_pos)
+        # Only cut where the next probability differs (ties go together).
+        valid = np.append(p[1:] < p[:-1], True)
+        best = np.flatnonzero(valid)[np.argmax(f1[valid])]
+        nxt = p[best + 1] if best + 1 < p.size else 0.0
+        thresholds[j] = 0.5 * (p[best] + nxt)
+    return thresholds
+
+
+class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
+    """Shared implementation of the multi-label MLP estimators.
+
+    Not meant to be used directly: use :class:`MultiHeadMLPClassifier` or
+    :class:`BinaryRelevanceMLPClassifier`.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "scoring": [None, str, callable],
+        "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
+        "threshold": [
+            Interval(numbers.Real, 0, 1, closed="both"),
+            StrOptions({"f1"}),
+            "array-like",
+        ],
+        "min_labels": [Interval(numbers.Integral, 0, 1, closed="both")],
+        "dtype": [None, StrOptions({"float32", "float64"}), type],
+        "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    # Whether each label is its own convergence group (binary relevance).
+    _per_label_groups = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        scoring=None,
+        pos_weight=None,
+        threshold=0.5,
+        min_labels=0,
+        dtype=None,
+        n_threads=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.scoring = scoring
+        self.pos_weight = pos_weight
+        self.threshold = threshold
+        self.min_labels = min_labels
+        self.dtype = dtype
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------------
+    # Layout hooks
+    # ------------------------------------------------------------------------
+
+    @abstractmethod
+    def _make_plan(self, n_features, n_outputs, hidden):
+        """The :class:`~skmultihead._engine.LayerPlan` of the network."""
+
+    @abstractmethod
+    def _init_params(self, plan, hidden, rng, dtype):
+        """Glorot-initialised flat parameter buffer for ``plan``."""
+
+    @abstractmethod
+    def _coef_view(self, layer):
+        """``coefs_[layer]`` as a view of the flat parameter buffer."""
+
+    @abstractmethod
+    def _intercept_view(self, layer):
+        """``intercepts_[layer]`` as a view of the flat parameter buffer."""
+
+    def _freeze_constant_labels(self, Y, params):
+        """Labels to freeze from the start of a fit (per-label networks only)."""
+        return np.empty(0, dtype=np.int64)
+
+    def _glorot(self, rng, fan_in, fan_out, dtype):
+        """Weights and biases as ``MLPClassifier._init_coef`` draws them."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = rng.uniform(-bound, bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    # ------------------------------------------------------------------------
+    # coefs_ / intercepts_ as views of the flat buffer
+    # ------------------------------------------------------------------------
+
+    def __sklearn_is_fitted__(self):
+        return "_params" in self.__dict__
+
+    def _fitted_state(self, name):
+        if "_params" not in self.__dict__:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{name}' "
+                "(it is set by fit)."
+            )
+
+    @property
+    def coefs_(self):
+        self._fitted_state("coefs_")
+        return [self._coef_view(i) for i in range(len(self._plan.blocks))]
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign_views("coefs_", self.coefs_, values)
+
+    @property
+    def intercepts_(self):
+        self._fitted_state("intercepts_")
+        return [self._intercept_view(i) for i in range(len(self._plan.blocks))]
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign_views("intercepts_", self.intercepts_, values)
+
+    @staticmethod
+    def _assign_views(name, views, values):
+        if len(values) != len(views):
+            raise ValueError(
+                f"{name} must have {len(views)} arrays, got {len(values)}."
+            )
+        for i, (view, value) in enumerate(zip(views, values)):
+            value = np.asarray(value)
+            if value.shape != view.shape:
+                raise ValueError(
+                    f"{name}[{i}] must have shape {view.shape}, got {value.shape}."
+                )
+            view[...] = value
+
+    # ------------------------------------------------------------------------
+    # Validation at the boundary
+    # ------------------------------------------------------------------------
+
+    def _float_dtype(self, X):
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        dtype = getattr(X, "dtype", None)
+        if dtype is not None and dtype in (np.float32, np.float64):
+            return np.dtype(dtype)
+        return np.dtype(np.float64)
+
+    def _validate_X(self, X, *, reset, dtype=None):
+        if dtype is None:
+            dtype = self._float_dtype(X)
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=dtype,
+            order="C",
+            ensure_min_features=1,
+        )
+        if sparse.issparse(X):
+            X = X.tocsr()
+            if X.indices.dtype != X.indptr.dtype:
+                index_dtype = np.result_type(X.indices.dtype, X.indptr.dtype)
+                X.indices = X.indices.astype(index_dtype)
+                X.indptr = X.indptr.astype(index_dtype)
+        return X
+
+    def _validate_targets(self, y, n_samples, *, first, classes=None):
+        """Targets as a float matrix (NaN = missing label) and the class info.
+
+        Returns ``(Y, classes, binary_1d)``.
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        if sparse.issparse(y):
+            y = y.toarray()
+        if not hasattr(y, "shape") and not isinstance(y, (list, tuple)):
+            raise TypeError(
+                f"Y must be an array-like 0/1 indicator matrix, got {type(y)}."
+            )
+        if isinstance(y, (list, tuple)) and any(
+            isinstance(v, (list, tuple, set, frozenset)) for v in y
+        ):
+            lengths = {
+                len(v) for v in y if isinstance(v, (list, tuple, set, frozenset))
+            }
+            if len(lengths) > 1 or any(isinstance(v, set | frozenset) for v in y):
+                raise ValueError(
+                    "Y looks like a list of label lists; convert it to a 0/1 "
+                    "indicator matrix with sklearn.preprocessing.MultiLabelBinarizer."
+                )
+        y = np.asarray(y)
+        if y.ndim == 1:
+            Y, classes = self._binary_targets(y, first=first, classes=classes)
+            binary_1d = True
+        elif y.ndim == 2:
+            Y, classes = self._indicator_targets(y, first=first)
+            binary_1d = False
+        else:
+            raise ValueError(f"Y must be 1-D or 2-D, got an array of shape {y.shape}.")
+        if Y.shape[0] != n_samples:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"X has {n_samples} samples but Y has {Y.shape[0]}."
+            )
+        return Y, classes, binary_1d
+
+    def _binary_targets(self, y, *, first, classes):
+        if not first and not self._binary_1d:
+            raise ValueError(
+                f"The model was fitted on a 2-D indicator Y with {self.n_outputs_} "
+                "labels, got a 1-D y."
+            )
+        target_type = type_of_target(y, input_name="y")
+        if target_type == "multiclass":
+            raise ValueError(
+                f"{type(self).__name__} is a multi-label (and binary) classifier: "
+                "y has more than two classes. For multiclass classification use "
+                "sklearn.neural_network.MLPClassifier (softmax output), or pass a "
+                "2-D 0/1 indicator matrix if samples can have several labels."
+            )
+        if target_type not in ("binary",):
+            raise ValueError(f"Unknown label type: {target_type!r}.")
+        if first:
+            classes = np.unique(y) if classes is None else np.asarray(classes)
+            if classes.size == 1:
+                raise ValueError(
+                    "Classifier can't train when only one class is present in a "
+                    "1-D y; pass classes= with both classes or a 2-D indicator Y."
+                )
+            if classes.size != 2:
+                raise ValueError(
+                    f"A 1-D y must have 2 classes, got {classes.size}: {classes}."
+                )
+        else:
+            classes = self.classes_
+        unseen = np.setdiff1d(np.unique(y), classes)
+        if unseen.size:
+            raise ValueError(f"y contains labels not in classes_ {classes}: {unseen}.")
+        Y = (y == classes[1]).astype(np.float64).reshape(-1, 1)
+        return Y, classes
+
+    def _indicator_targets(self, y, *, first):
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                "Y must be a numeric 0/1 indicator matrix (NaN marks a missing "
+                f"label), got dtype {y.dtype}. For lists of label names use "
+                "sklearn.preprocessing.MultiLabelBinarizer."
+            )
+        Y = y.astype(np.float64)
+        if Y.shape[1] == 0:
+            raise ValueError("Y has 0 labels (columns); at least one is required.")
+        observed = Y[~np.isnan(Y)]
+        bad = observed[(observed != 0) & (observed != 1)]
+        if bad.size:
+            raise ValueError(
+                "Y must contain only 0 and 1 (and NaN for missing labels); found "
+                f"{np.unique(bad)[:5]}."
+            )
+        if not first:
+            if self._binary_1d:
+                raise ValueError("The model was fitted on a 1-D binary y, got a 2-D Y.")
+            if Y.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"Y has {Y.shape[1]} labels but the model was fitted with "
+                    f"{self.n_outputs_} labels."
+                )
+        return Y, np.arange(Y.shape[1])
+
+    def _hidden_sizes(self):
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if any(not isinstance(h, numbers.Integral) or h < 1 for h in hidden):
+            raise ValueError(
+                "hidden_layer_sizes must contain positive integers, got "
+                f"{self.hidden_layer_sizes}."
+            )
+        return [int(h) for h in hidden]
+
+    def _resolve_pos_weight(self, Y, sample_weight):
+        n_outputs = Y.shape[1]
+        if self.pos_weight is None:
+            return np.ones(n_outputs)
+        if isinstance(self.pos_weight, str):  # 'balanced', from this fit's rows
+            observed = ~np.isnan(Y)
+            pos = sample_weight @ np.where(observed, Y, 0.0)
+            neg = sample_weight @ np.where(observed, 1.0 - Y, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weight = np.where(pos > 0, neg / pos, 1.0)
+            return np.clip(
+                weight, 1.0 / MAX_BALANCED_POS_WEIGHT, MAX_BALANCED_POS_WEIGHT
+            )
+        weight = np.asarray(self.pos_weight, dtype=np.float64).ravel()
+        if (
+            weight.shape != (n_outputs,)
+            or not np.all(np.isfinite(weight))
+            or np.any(weight < 0)
+        ):
+            raise ValueError(
+                f"pos_weight must be None, 'balanced' or {n_outputs} non-negative "
+                f"finite numbers (one per label), got {self.pos_weight!r}."
+            )
+        return weight
+
+    def _fixed_threshold(self, n_outputs):
+        if isinstance(self.threshold, str):  # 'f1': tuned after training
+            return np.full(n_outputs, 0.5)
+        threshold = np.asarray(self.threshold, dtype=np.float64)
+        if threshold.ndim == 0:
+            threshold = np.full(n_outputs, float(threshold))
+        if threshold.shape != (n_outputs,) or np.any(
+            ~((threshold >= 0) & (threshold <= 1))
+        ):
+            raise ValueError(
+                f"threshold must be a number in [0, 1], 'f1' or {n_outputs} numbers "
+                f"in [0, 1] (one per label), got {self.threshold!r}."
+            )
+        return threshold
+
+    # ------------------------------------------------------------------------
+    # Public API
+    # ------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, Y, sample_weight=None, *, X_val=None, Y_val=None):
+        """Fit the model to data matrix X and target(s) Y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. Sparse input is used as CSR without densifying.
+
+        Y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
+                (n_samples,)
+            0/1 label indicator matrix (NaN marks a missing label), or a 1-D
+            binary target.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        X_val : {array-like, sparse matrix} of shape (n_val_samples, n_features), \
+                default=None
+            Validation data for early stopping and threshold tuning. When given,
+            no internal validation split is made.
+
+        Y_val : {array-like, sparse matrix}, default=None
+            Targets of ``X_val``.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        with _transaction(self):
+            return self._fit(X, Y, sample_weight, X_val, Y_val, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, Y, sample_weight=None, classes=None):
+        """Update the model with one pass (one epoch) over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
+                (n_samples,)
+            0/1 label indicator matrix (NaN marks a missing label), or a 1-D
+            binary target. The number of labels is taken from the first call;
+            later calls must have the same width.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        classes : array-like of shape (2,), default=None
+            Only for a 1-D ``y``: the two classes, needed on the first call when
+            that call's ``y`` does not contain both. Ignored for an indicator Y.
+
+        Returns
+        -------
+        self : object
+            Updated estimator.
+        """
+        with _transaction(self):
+            return self._fit(
+                X, Y, sample_weight, None, None, incremental=True, classes=classes
+            )
+
+    def decision_function(self, X):
+        """Logit of every label (before the sigmoid).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            One logit per label; a 1-D array for a model fitted on a 1-D binary y.
+        """
+        Z = self._raw(X, sigmoid=False)
+        return Z.ravel() if self._binary_1d else Z
+
+    def predict_proba(self, X):
+        """Probability of every label, each from its own sigmoid.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_labels) or (n_samples, 2)
+            ``proba[i, j]`` is the probability that sample ``i`` has label ``j``.
+            Rows do not sum to one: labels do not compete. For a model fitted on
+            a 1-D binary y, the two columns are the probabilities of
+            ``classes_[0]`` and ``classes_[1]``.
+        """
+        P = self._raw(X, sigmoid=True)
+        if self._binary_1d:
+            return np.hstack([1.0 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably from the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_proba : ndarray of the same shape as ``predict_proba(X)``
+            Log-probabilities.
+        """
+        Z = self._raw(X, sigmoid=False)
+        # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
+        log_p = -np.logaddexp(0.0, -Z)
+        if self._binary_1d:
+            return np.hstack([-np.logaddexp(0.0, Z), log_p])
+        return log_p
+
+    def predict(self, X):
+        """Predict the labels of every sample using ``threshold_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            0/1 indicator matrix (label ``j`` is predicted when its probability
+            exceeds ``threshold_[j]``; with ``min_labels=1`` the most probable
+            label is added to samples that would get none), or the predicted
+            class for a model fitted on a 1-D binary y.
+        """
+        P = self._raw(X, sigmoid=True)
+        Y = (P > self.threshold_).astype(np.int64)
+        if self._binary_1d:
+            return self.classes_[Y.ravel()]
+        if self.min_labels and Y.shape[0]:
+            empty = ~Y.any(axis=1)
+            Y[empty, np.argmax(P[empty], axis=1)] = 1
+        return Y
+
+    def _raw(self, X, *, sigmoid):
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False, dtype=self._params.dtype)
+        with engine_context(self.n_threads):
+            return predict_raw(
+                X, self._params, self._plan, ACTIVATION_CODES[self.activation], sigmoid
+            )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------------
+
+    def _fit(self, X, Y, sample_weight, X_val, Y_val, *, incremental, classes=None):
+        fitted = self.__sklearn_is_fitted__()
+        reuse = fitted and (incremental or self.warm_start)
+        X = self._validate_X(
+            X,
+            reset=not reuse,
+            dtype=self._params.dtype if reuse and self.dtype is None else None,
+        )
+        Y_user = Y
+        Y, classes, binary_1d = self._validate_targets(
+            Y, X.shape[0], first=not reuse, classes=classes
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        dtype = X.dtype
+        hidden = self._hidden_sizes()
+        if reuse:
+            self._check_same_architecture(X.shape[1], Y.shape[1], hidden)
+        else:
+            self.classes_ = classes
+            self._binary_1d = binary_1d
+        if not reuse or not incremental:
+            self._random_state = check_random_state(self.random_state)
+        if not reuse:
+            self._initialize(X.shape[1], Y.shape[1], hidden, dtype)
+
+        val = None
+        if not incremental:
+            X, Y, Y_user, sample_weight, val = self._validation_data(
+                X, Y, Y_user, sample_weight, X_val, Y_val
+            )
+        if not incremental or not reuse:
+            self.pos_weight_ = self._resolve_pos_weight(Y, sample_weight)
+        # Fresh containers: the transaction restores the previous ones on failure.
+        self.loss_curve_ = list(self.loss_curve_)
+        if val is not None:
+            self.validation_scores_ = list(self.validation_scores_ or [])
+            self.validation_loss_curve_ = list(self.validation_loss_curve_ or [])
+            if self.early_stopping and self.best_validation_score_ is None:
+                self.best_validation_score_ = -np.inf
+        self._train(
+            X,
+            Y,
+            sample_weight,
+            val,
+            incremental=incremental,
+            fresh_optimizer=not incremental or not reuse,
+        )
+        return self
+
+    def _check_same_architecture(self, n_features, n_outputs, hidden):
+        plan = self._make_plan(n_features, n_outputs, hidden)
+        if not plan.same_shape(self._plan):
+            raise ValueError(
+                "warm_start/partial_fit needs the same architecture as the fitted "
+                f"model: hidden_layer_sizes={tuple(hidden)} with {n_outputs} labels "
+                f"differs from the fitted network ({self.n_outputs_} labels)."
+            )
+
+    def _initialize(self, n_features, n_outputs, hidden, dtype):
+        plan = self._make_plan(n_features, n_outputs, hidden)
+        self._plan = plan
+        self._params = self._init_params(plan, hidden, self._random_state, dtype)
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(hidden) + 2
+        self.out_activation_ = "logistic"
+        self.n_iter_ = (
+            np.zeros(n_outputs, dtype=np.int64) if self._per_label_groups else 0
+        )
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if self._uses_validation() else None
+        self.validation_loss_curve_ = [] if self._uses_validation() else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self.best_loss_ = None if self.early_stopping else np.inf
+        self.threshold_ = self._fixed_threshold(n_outputs)
+        self.pos_weight_ = np.ones(n_outputs)
+
+    def _uses_validation(self):
+        return self.early_stopping or self.threshold == "f1"
+
+    def _validation_data(self, X, Y, Y_user, sample_weight, X_val, Y_val):
+        """Split off (or validate) the validation set; returns the train part too."""
+        if (X_val is None) != (Y_val is None):
+            raise ValueError("X_val and Y_val must be given together.")
+        if X_val is not None:
+            Xv = self._validate_X(X_val, reset=False, dtype=X.dtype)
+            Yv, _, _ = self._validate_targets(Y_val, Xv.shape[0], first=False)
+            val = (Xv, Yv, Y_val, np.ones(Xv.shape[0]))
+            return X, Y, Y_user, sample_weight, val
+        if not self._uses_validation():
+            return X, Y, Y_user, sample_weight, None
+        from .model_selection import iterative_train_test_split
+
+        if X.shape[0] < 2:
+            raise ValueError(
+                "early_stopping and threshold='f1' need at least 2 samples to "
+                f"hold out a validation set, got {X.shape[0]}."
+            )
+        train, test = iterative_train_test_split(
+            Y, test_size=self.validation_fraction, random_state=self._random_state
+        )
+        Y_user = np.asarray(Y_user) if not sparse.issparse(Y_user) else Y_user
+        val = (X[test], Y[test], Y_user[test], sample_weight[test])
+        return X[train], Y[train], Y_user[train], sample_weight[train], val
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is "
+                "going to be clipped"
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _train(self, X, Y, sample_weight, val, *, incremental, fresh_optimizer):
+        plan = self._plan
+        dtype = X.dtype
+        params = self._params.astype(dtype, copy=True)
+        n_samples = X.shape[0]
+        n_groups = plan.n_groups
+        solver = K.ADAM if self.solver == "adam" else K.SGD
+        if fresh_optimizer or self._opt_state.dtype != dtype:
+            state = np.zeros((2 if solver == K.ADAM else 1, plan.n_params), dtype=dtype)
+            adam_t = 0
+            group_lr = np.full(n_groups, float(self.learning_rate_init))
+        else:
+            state = self._opt_state.copy()
+            adam_t = self._adam_t
+            group_lr = self._group_lr.copy()
+        hyper = np.array(
+            [self.alpha, self.beta_1, self.beta_2, self.epsilon, self.momentum],
+            dtype=np.float64,
+        )
+        runner = EpochRunner(
+            X,
+            Y.astype(dtype),
+            sample_weight.astype(dtype),
+            self.pos_weight_.astype(dtype),
+            plan,
+            self._batch_size(n_samples),
+            dtype,
+        )
+        monitor = _Monitor(self, plan, Y.shape[1], params, val, incremental)
+        if not incremental:
+            monitor.frozen[self._freeze_constant_labels(Y, params)] = True
+        order = np.arange(n_samples)
+        act_code = ACTIVATION_CODES[self.activation]
+        nesterov = bool(self.nesterovs_momentum)
+        max_epochs = 1 if incremental else self.max_iter
+        with engine_context(self.n_threads):
+            for _ in range(max_epochs):
+                if self.shuffle:
+                    perm = np.arange(n_samples)
+                    self._random_state.shuffle(perm)
+                    order = order[perm]
+                try:
+                    adam_t, label_loss, group_l2 = runner.run(
+                        order,
+                        params,
+                        state,
+                        monitor.frozen,
+                        group_lr,
+                        act_code,
+                        solver,
+                        nesterov,
+                        hyper,
+                        adam_t,
+                    )
+                except KeyboardInterrupt:
+                    warnings.warn("Training interrupted by user.")
+                    break
+                self.t_ += n_samples
+                if self.learning_rate == "invscaling" and solver == K.SGD:
+                    group_lr[:] = (
+                        self.learning_rate_init / (self.t_ + 1) ** self.power_t
+                    )
+                if not monitor.end_epoch(label_loss, group_l2, group_lr):
+                    break
+            else:
+                if not incremental and monitor.any_active():
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations "
+                        f"({self.max_iter}) reached and the optimization hasn't "
+                        "converged yet.",
+                        ConvergenceWarning,
+                    )
+        if not np.all(np.isfinite(params)):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed, or the learning "
+                "rate may be too large."
+            )
+        monitor.finish()
+        self._params = params
+        self._opt_state = state
+        self._adam_t = adam_t
+        self._group_lr = group_lr
+        if self.threshold == "f1" and val is not None:
+            P = predict_raw(val[0], params, plan, act_code, True)
+            self.threshold_ = _best_f1_thresholds(P, val[1])
+
+
+class _Monitor:
+    """Convergence, early stopping and learning curves of one fit.
+
+    Losses and validation losses are tracked per *stopping unit*: one unit for a
+    shared network (and for binary relevance monitored with a global
+    ``scoring``), one unit per label for binary relevance otherwise. A unit that
+    stops is frozen (its parameters are no longer updated) while the others go
+    on. All quantities are "lower is better" (scores are negated).
+    """
+
+    def __init__(self, est, plan, n_outputs, params, val, incremental):
+        self.est = est
+        self.plan = plan
+        self.params = params
+        self.val = val
+        self.incremental = incremental
+        self.early_stopping = est.early_stopping and val is not None and not incremental
+        per_label = est._per_label_groups and not (
+            self.early_stopping and est.scoring is not None
+        )
+        self.n_units = plan.n_groups if per_label else 1
+        # unit of each group and of each label
+        self.unit_of_group = (
+            np.arange(plan.n_groups)
+            if per_label
+            else np.zeros(plan.n_groups, dtype=np.int64)
+        )
+        if per_label:
+            self.unit_of_label = np.arange(n_outputs)
+        else:
+            self.unit_of_label = np.zeros(n_outputs, dtype=np.int64)
+        self.first_group_of_unit = np.array(
+            [np.flatnonzero(self.unit_of_group == u)[0] for u in range(self.n_units)]
+        )
+        self.frozen = np.zeros(plan.n_groups, dtype=np.bool_)
+        self.no_improvement = np.zeros(self.n_units, dtype=np.int64)
+        self.best = np.full(self.n_units, np.inf)
+        if not self.early_stopping and est.best_loss_ is not None and self.n_units == 1:
+            self.best[:] = est.best_loss_
+        self.n_iter = np.zeros(self.n_units, dtype=np.int64)
+        self.best_params = params.copy() if self.early_stopping else None
+        self.scorer = None
+        if self.early_stopping and est.scoring is not None:
+            self.scorer = check_scoring(est, scoring=est.scoring)
+
+    def any_active(self):
+        return not self.frozen.all()
+
+    def _per_unit(self, per_label, per_group):
+        out = np.zeros(self.n_units)
+        np.add.at(out, self.unit_of_label, per_label)
+        np.add.at(out, self.unit_of_group, per_group)
+        return out
+
+    def end_epoch(self, label_loss, group_l2, group_lr):
+        """Record one epoch; return False when every unit has stopped."""
+        est = self.est
+        loss = float(label_loss.sum() + group_l2.sum())
+        if not np.isfinite(loss):
+            raise ValueError(
+                f"The training loss became {loss} at epoch {len(est.loss_curve_) + 1}"
+                "; the learning rate is probably too large "
+                f"(learning_rate_init={est.learning_rate_init}). The previous "
+                "model, if any, is unchanged."
+            )
+        active = ~self.frozen[self.first_group_of_unit]
+        self.n_iter[active] += 1
+        est.loss_curve_.append(loss)
+        est.loss_ = loss
+        if est.verbose:
+            print(f"Iteration {len(est.loss_curve_)}, loss = {loss:.8f}")
+        value = self._per_unit(label_loss, group_l2)
+        if est.best_loss_ is not None:
+            est.best_loss_ = min(est.best_loss_, loss)
+        if self.val is not None:
+            val_value = self._validation()
+            if self.early_stopping:
+                value = val_value
+        if self.incremental:
+            return True
+        improved = value < self.best - est.tol
+        better = value < self.best
+        self.no_improvement = np.where(improved | ~active, 0, self.no_improvement + 1)
+        if self.early_stopping and np.any(better & active):
+            for u in np.flatnonzero(better & active):
+                idx = self._unit_index(u)
+                self.best_params[idx] = self.params[idx]
+        self.best = np.where(better & active, value, self.best)
+        for u in np.flatnonzero((self.no_improvement > est.n_iter_no_change) & active):
+            self._trigger_stopping(u, group_lr)
+        return self.any_active()
+
+    def _unit_index(self, u):
+        if self.n_units == 1:
+            return slice(None)
+        return self.plan.group_index[u]
+
+    def _trigger_stopping(self, u, group_lr):
+        est = self.est
+        groups = self.unit_of_group == u
+        if est.solver == "sgd" and est.learning_rate == "adaptive":
+            if group_lr[groups][0] > 1e-6:
+                group_lr[groups] /= 5.0
+                self.no_improvement[u] = 0
+                if est.verbose:
+                    print(f"Setting learning rate to {group_lr[groups][0]:f}")
+                return
+        if est.verbose:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            print(
+                f"{what} did not improve more than tol={est.tol} for "
+                f"{est.n_iter_no_change} consecutive epochs. Stopping."
+            )
+        self.frozen[groups] = True
+
+    def _validation(self):
+        est = self.est
+        Xv, Yv, Yv_user, swv = self.val
+        logits = predict_raw(
+            Xv, self.params, self.plan, ACTIVATION_CODES[est.activation], False
+        )
+        val_loss = _bce_per_label(logits, Yv, swv)
+        est.validation_loss_curve_.append(float(val_loss.sum()))
+        if self.scorer is not None:
+            view = copy.copy(est)
+            view._params = self.params
+            score = float(self.scorer(view, Xv, Yv_user))
+            value = np.array([-score])
+        else:
+            score = -float(val_loss.sum())
+            value = np.zeros(self.n_units)
+            np.add.at(value, self.unit_of_label, val_loss)
+        est.validation_scores_.append(score)
+        if est.verbose:
+            print(f"Validation score: {score:f}")
+        if self.early_stopping and score > est.best_validation_score_:
+            est.best_validation_score_ = score
+        return value
+
+    def finish(self):
+        est = self.est
+        if self.early_stopping:
+            self.params[:] = self.best_params
+        if self.incremental:
+            est.n_iter_ = est.n_iter_ + 1
+        elif est._per_label_groups:
+            est.n_iter_ = self.n_iter[self.unit_of_label]
+        else:
+            est.n_iter_ = int(self.n_iter[0])

@@ -1,0 +1,159 @@
+"""Binary relevance: one independent network per label, trained together."""
+
+import warnings
+
+import numpy as np
+
+from ._base import BaseMultiLabelMLP
+from ._docstrings import shared_docstring
+from ._engine import LayerPlan
+
+
+@shared_docstring
+class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
+    """One independent binary MLP per label, all trained in one engine.
+
+    The classic binary-relevance baseline: label ``j`` gets its own network of
+    shape ``hidden_layer_sizes`` with a single sigmoid output, and nothing is
+    shared between labels. The ``n_labels`` networks are trained *together*: the
+    first layers of all networks form one wide ``n_features x (n_labels * h1)``
+    matrix (one matrix product for all labels), later layers are block-diagonal
+    with one block per label, and every network sees the same mini-batches. Since
+    the loss is a sum over labels and the optimizers are element-wise, this is
+    exactly ``n_labels`` independent trainings that share the batch order. The
+    constructor parameters mean the same as in :class:`MultiHeadMLPClassifier`
+    (``hidden_layer_sizes`` is the size of *each* label's network), so grids and
+    benchmark configurations carry over unchanged.
+
+    Each label converges on its own: a label whose loss (or validation loss) has
+    stopped improving is frozen while the others keep training.
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    {parameters}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_labels,) or (2,)
+        ``arange(n_labels)`` for an indicator Y, or the two classes of a 1-D
+        binary y.
+
+    coefs_ : list of ndarray, length n_layers - 1
+        ``coefs_[i]`` has shape ``(n_labels, fan_in, fan_out)``: ``coefs_[i][j]``
+        is the weight matrix of layer ``i`` of label ``j``'s network, in
+        ``MLPClassifier``'s layout (``fan_out`` is 1 for the output layer). Views
+        of the model's parameter buffer; assigning a list of arrays of the same
+        shapes copies them in.
+
+    intercepts_ : list of ndarray, length n_layers - 1
+        ``intercepts_[i]`` has shape ``(n_labels, fan_out)``.
+
+    {attributes}
+    n_iter_ : ndarray of shape (n_labels,)
+        Number of epochs each label's network was trained for by the last
+        ``fit`` (labels stop at different epochs; ``partial_fit`` adds one).
+
+    See Also
+    --------
+    MultiHeadMLPClassifier : One shared network with a sigmoid head per label.
+    sklearn.multioutput.MultiOutputClassifier : The same idea with one full
+        ``MLPClassifier`` fit per label, one after the other.
+
+    Notes
+    -----
+    A label that is constant in the training data (all 0 or all 1) is learned as
+    that constant: its network is trained like the others and its bias drives the
+    probability towards 0 or 1. A warning names such labels.
+
+    {notes}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from skmultihead import BinaryRelevanceMLPClassifier
+    >>> X, Y = make_multilabel_classification(n_samples=200, n_classes=4,
+    ...                                       random_state=0)
+    >>> clf = BinaryRelevanceMLPClassifier(hidden_layer_sizes=(16,), max_iter=300,
+    ...                                    random_state=0).fit(X, Y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 4)
+    >>> clf.coefs_[0].shape
+    (4, 20, 16)
+    """
+
+    _per_label_groups = True
+
+    def _make_plan(self, n_features, n_outputs, hidden):
+        L = n_outputs
+        sizes = [*hidden, 1]
+        # First layer: all label networks side by side (one dense product).
+        blocks = [(1, n_features, L * sizes[0])]
+        blocks += [(L, sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+        labels = np.arange(L)
+
+        def owner_of(layer, kind):
+            nb, fan_in, fan_out = blocks[layer]
+            if layer == 0:
+                per_label = fan_out // L
+                bias_owner = np.repeat(labels, per_label)
+                return bias_owner if kind == "b" else np.tile(bias_owner, fan_in)
+            return np.repeat(labels, fan_in * fan_out if kind == "w" else fan_out)
+
+        return LayerPlan(blocks, owner_of, n_groups=L)
+
+    def _init_params(self, plan, hidden, rng, dtype):
+        # Label by label, each network drawn as MLPClassifier draws a binary one,
+        # so that label j's start does not depend on the other labels' sizes.
+        params = np.empty(plan.n_params, dtype=dtype)
+        sizes = [plan.n_features, *hidden, 1]
+        for j in range(plan.n_groups):
+            for i in range(len(sizes) - 1):
+                coef, intercept = self._glorot(rng, sizes[i], sizes[i + 1], dtype)
+                self._coef_view(i, params, plan)[j] = coef
+                self._intercept_view(i, params, plan)[j] = intercept
+        return params
+
+    def _coef_view(self, layer, params=None, plan=None):
+        params = self._params if params is None else params
+        plan = self._plan if plan is None else plan
+        W = params[plan.weight_slice(layer)]
+        nb, fan_in, fan_out = plan.blocks[layer]
+        if layer == 0:
+            L = plan.n_groups
+            return W.reshape(fan_in, L, fan_out // L).transpose(1, 0, 2)
+        return W.reshape(nb, fan_in, fan_out)
+
+    def _intercept_view(self, layer, params=None, plan=None):
+        params = self._params if params is None else params
+        plan = self._plan if plan is None else plan
+        return params[plan.bias_slice(layer)].reshape(plan.n_groups, -1)
+
+    def _freeze_constant_labels(self, Y, params):
+        """Set each constant label's network to output that constant; freeze it.
+
+        A label whose observed values are all 0 (all 1) gets zero output weights
+        and an output bias of ``-log(1/eps)`` (``+log(1/eps)``), i.e. a
+        probability within machine precision of the constant; a label with no
+        observed value at all predicts 0.5. Returns the frozen labels.
+        """
+        observed = ~np.isnan(Y)
+        n_pos = np.where(observed, Y, 0.0).sum(axis=0)
+        n_obs = observed.sum(axis=0)
+        constant = np.flatnonzero((n_pos == 0) | (n_pos == n_obs))
+        if constant.size == 0:
+            return constant
+        warnings.warn(
+            f"Labels {constant.tolist()} are constant in the training data (or "
+            "have no observed value); their networks predict that constant.",
+            UserWarning,
+            stacklevel=4,
+        )
+        last = len(self._plan.blocks) - 1
+        big = np.log(1.0 / np.finfo(params.dtype).eps)
+        for j in constant:
+            self._coef_view(last, params)[j] = 0.0
+            sign = 0.0 if n_obs[j] == 0 else (1.0 if n_pos[j] > 0 else -1.0)
+            self._intercept_view(last, params)[j] = sign * big
+        return constant

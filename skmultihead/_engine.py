@@ -1,0 +1,326 @@
+"""Python side of the engine: thread control, layer plans and kernel calls.
+
+Nothing here is jitted: the kernels live in :mod:`skmultihead._kernels`. This module
+turns an estimator's layer plan into the flat arrays the kernels take, decides the
+(thread-count independent) chunking, and runs kernels under the thread discipline
+described in :func:`effective_n_threads`.
+"""
+
+import os
+import threading
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from . import _kernels as K
+
+ACTIVATION_CODES = {
+    "identity": K.IDENTITY,
+    "logistic": K.LOGISTIC,
+    "tanh": K.TANH,
+    "relu": K.RELU,
+}
+
+# Rows per block when predicting: bounds predict's scratch memory to about
+# ``_PREDICT_BLOCK_ROWS * (n_features + sum of layer widths)`` values per thread.
+_PREDICT_BLOCK_ROWS = 512
+
+
+# --------------------------------------------------------------------------------
+# Threads
+# --------------------------------------------------------------------------------
+
+
+def _cpu_budget():
+    """CPUs this process may use: affinity mask and numba's own launch limit."""
+    try:
+        n_cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n_cpus = os.cpu_count() or 1
+    return max(1, min(n_cpus, numba.config.NUMBA_NUM_THREADS))
+
+
+def _dask_worker_threads():
+    """Thread count of the enclosing Dask worker, or None outside a worker."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except Exception:
+        return None
+
+
+def effective_n_threads(n_threads):
+    """Number of kernel threads to use for a given ``n_threads`` parameter.
+
+    The rule, documented in the estimators' ``n_threads`` parameter:
+
+    * an explicit positive integer wins (capped at numba's thread pool size,
+      ``NUMBA_NUM_THREADS``);
+    * ``None`` means "what this process may use without oversubscribing": the
+      CPU affinity mask, capped by ``NUMBA_NUM_THREADS`` (which joblib's loky
+      workers set to ``cores // n_jobs``) and, inside a Dask worker, by the
+      worker's thread count divided among its tasks (one thread per task).
+    """
+    budget = _cpu_budget()
+    if n_threads is not None:
+        return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
+    if _dask_worker_threads() is not None:
+        # A Dask worker runs ``nthreads`` tasks at once, each one of our fits.
+        return 1
+    return budget
+
+
+class _BlasSingleThread:
+    """Keep BLAS single-threaded while any kernel runs.
+
+    Kernels call BLAS from inside their own fixed chunks; a multi-threaded BLAS
+    would both oversubscribe the cores and make results depend on the thread
+    count (OpenBLAS products are not bitwise reproducible across its thread
+    counts). A reference count makes the limit safe when several Python threads
+    run kernels at once: the first one in sets the limit, the last one out
+    restores the user's setting.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._restore = None
+        self._controller = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    self._controller = ThreadpoolController()
+                blas = self._controller.select(user_api="blas")
+                self._restore = blas.limit(limits=1)
+            self._depth += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._restore.restore_original_limits()
+                self._restore = None
+
+
+_blas_single_thread = _BlasSingleThread()
+_numba_threads_lock = threading.Lock()
+
+
+@contextmanager
+def engine_context(n_threads):
+    """Run kernels with ``n_threads`` numba threads and single-threaded BLAS.
+
+    ``numba.set_num_threads`` is thread-local, so concurrent calls from several
+    Python threads do not interfere; the previous value is restored in
+    ``finally``.
+    """
+    n = effective_n_threads(n_threads)
+    with _blas_single_thread:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            numba.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------------
+# Layer plans
+# --------------------------------------------------------------------------------
+
+
+class LayerPlan:
+    """Shapes and offsets of a network stored in one flat parameter buffer.
+
+    Parameters
+    ----------
+    blocks : list of tuple (n_blocks, fan_in, fan_out)
+        One entry per layer. Layer 0 must be dense (``n_blocks == 1``); its
+        ``fan_in`` is the number of input features.
+    owner_of : callable
+        ``owner_of(layer, kind)`` returns the convergence group of every weight
+        (``kind='w'``, in storage order) or bias (``kind='b'``) of a layer.
+    n_groups : int
+        Number of convergence groups.
+    """
+
+    def __init__(self, blocks, owner_of, n_groups):
+        self.blocks = [tuple(int(v) for v in b) for b in blocks]
+        if self.blocks[0][0] != 1:
+            raise ValueError("The first layer must be dense.")
+        w_sizes = [nb * fi * fo for nb, fi, fo in self.blocks]
+        b_sizes = [nb * fo for nb, fi, fo in self.blocks]
+        self.n_weights = int(sum(w_sizes))
+        self.n_params = self.n_weights + int(sum(b_sizes))
+        w_offs = np.concatenate([[0], np.cumsum(w_sizes)[:-1]])
+        b_offs = self.n_weights + np.concatenate([[0], np.cumsum(b_sizes)[:-1]])
+        widths = np.array(b_sizes)
+        act_offs = np.concatenate([[0], np.cumsum(widths)[:-1]])
+        self.row_width = int(widths.sum())
+        self.table = np.array(
+            [
+                [w_offs[i], b_offs[i], nb, fi, fo, act_offs[i]]
+                for i, (nb, fi, fo) in enumerate(self.blocks)
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 6)
+        self.n_groups = int(n_groups)
+        owner = np.empty(self.n_params, dtype=np.int64)
+        for i in range(len(self.blocks)):
+            owner[self.weight_slice(i)] = owner_of(i, "w")
+            owner[self.bias_slice(i)] = owner_of(i, "b")
+        self.owner = owner
+        self.group_index = [np.flatnonzero(owner == g) for g in range(self.n_groups)]
+
+    @property
+    def n_features(self):
+        return self.blocks[0][1]
+
+    @property
+    def n_outputs(self):
+        nb, _, fo = self.blocks[-1]
+        return nb * fo
+
+    def weight_slice(self, layer):
+        start = int(self.table[layer, K.W_OFF])
+        nb, fi, fo = self.blocks[layer]
+        return slice(start, start + nb * fi * fo)
+
+    def bias_slice(self, layer):
+        start = int(self.table[layer, K.B_OFF])
+        nb, _, fo = self.blocks[layer]
+        return slice(start, start + nb * fo)
+
+    def same_shape(self, other):
+        return self.blocks == other.blocks and self.n_groups == other.n_groups
+
+
+# --------------------------------------------------------------------------------
+# Chunking (a function of the problem size only, never of the thread count)
+# --------------------------------------------------------------------------------
+
+
+def row_chunks(batch_size, plan):
+    """Number of row chunks a mini-batch is split into."""
+    work = batch_size * plan.n_params
+    n_chunks = 1 if work < 2**21 else (2 if work < 2**24 else 4)
+    return int(max(1, min(n_chunks, batch_size // 32)))
+
+
+def param_chunks(plan):
+    """Number of parameter chunks of the optimizer loop."""
+    return int(np.clip(plan.n_params // 32768, 1, 8))
+
+
+# --------------------------------------------------------------------------------
+# Kernel calls
+# --------------------------------------------------------------------------------
+
+_EMPTY_INDEX = np.empty(0, dtype=np.int32)
+
+
+def split_input(X, dtype):
+    """The five input arguments the kernels take for a dense or CSR ``X``."""
+    if hasattr(X, "indptr"):
+        dummy = np.empty((0, X.shape[1]), dtype=dtype)
+        return dummy, X.data, X.indices, X.indptr, True
+    dummy = np.empty(0, dtype=dtype)
+    return X, dummy, _EMPTY_INDEX, _EMPTY_INDEX, False
+
+
+def predict_raw(X, params, plan, act_code, sigmoid):
+    """Logits or probabilities, shape ``(n_samples, n_outputs)``."""
+    out = np.empty((X.shape[0], plan.n_outputs), dtype=params.dtype)
+    if X.shape[0] == 0:
+        return out
+    K._predict(
+        *split_input(X, params.dtype),
+        params,
+        plan.table,
+        act_code,
+        _PREDICT_BLOCK_ROWS,
+        plan.row_width,
+        sigmoid,
+        out,
+    )
+    return out
+
+
+class EpochRunner:
+    """Scratch buffers of one fit and the call of the epoch kernel.
+
+    Everything a mini-batch needs is allocated here once per fit.
+    """
+
+    def __init__(self, X, Y, sample_weight, pos_weight, plan, batch_size, dtype):
+        self.inputs = split_input(X, dtype)
+        self.Y = Y
+        self.sw = sample_weight
+        self.pos_weight = pos_weight
+        self.plan = plan
+        self.batch_size = int(batch_size)
+        n_chunks = row_chunks(self.batch_size, plan)
+        n_features = plan.n_features
+        self.acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
+        self.deltas = np.empty_like(self.acts)
+        gather_rows = 0 if self.inputs[4] else self.batch_size
+        self.Xb = np.empty((gather_rows, n_features), dtype=dtype)
+        self.grads = np.empty((n_chunks, plan.n_params), dtype=dtype)
+        self.loss_parts = np.empty((n_chunks, Y.shape[1]), dtype=np.float64)
+        self.sq_parts = np.empty((param_chunks(plan), plan.n_groups), dtype=np.float64)
+        self.label_loss = np.empty(Y.shape[1], dtype=np.float64)
+        self.group_l2 = np.empty(plan.n_groups, dtype=np.float64)
+
+    def run(
+        self,
+        order,
+        params,
+        state,
+        frozen,
+        group_lr,
+        act_code,
+        solver,
+        nesterov,
+        hyper,
+        t,
+    ):
+        """One epoch in place; returns ``(t, label_loss, group_l2)`` (sums / n)."""
+        t = K._fit_epoch(
+            *self.inputs,
+            self.Y,
+            self.sw,
+            self.pos_weight,
+            order,
+            self.batch_size,
+            params,
+            self.plan.table,
+            self.plan.n_weights,
+            self.plan.owner,
+            frozen,
+            group_lr,
+            act_code,
+            solver,
+            nesterov,
+            hyper,
+            t,
+            self.acts,
+            self.deltas,
+            self.Xb,
+            self.grads,
+            state,
+            self.loss_parts,
+            self.sq_parts,
+            self.label_loss,
+            self.group_l2,
+        )
+        n = order.shape[0]
+        return int(t), self.label_loss / n, self.group_l2 / n

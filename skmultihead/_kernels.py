@@ -1,0 +1,806 @@
+"""Numba kernels of the multi-label MLP engine.
+
+One engine serves both estimators. A network is a list of *layers*; each layer is
+either dense (one block) or block-diagonal (``n_blocks`` independent blocks of
+shape ``(fan_in, fan_out)``). The shared multi-head network is all dense layers;
+binary relevance is a dense first layer (all label networks side by side, one
+wide product) followed by block-diagonal layers (one block per label).
+
+Everything lives in one self-contained module: numba's disk cache does not notice
+edits made to jitted helpers or jit options imported from another file.
+
+Conventions
+-----------
+* All parameters sit in one flat buffer ``params``: every weight matrix first
+  (the L2-penalised region ``params[:n_weights]``), then every bias vector.
+  ``layers`` is an int64 table with one row per layer::
+
+      [w_off, b_off, n_blocks, fan_in, fan_out, act_off]
+
+  where ``fan_in``/``fan_out`` are per block, the layer's input width is
+  ``n_blocks * fan_in`` (``n_features`` for layer 0, which is always dense) and
+  ``act_off`` is the sum of the widths of the layers before it (the offset of
+  the layer's output within one row of activations).
+* Kernels take only arrays and scalars and write into caller-allocated OUT
+  buffers; nothing is allocated per mini-batch.
+* Determinism: mini-batch rows are split into ``n_chunks`` fixed chunks (chosen
+  from the problem size, never from the thread count). Each chunk owns its rows
+  of the activations and its own partial-gradient buffer; partial gradients are
+  summed in a fixed order by the optimizer loop. BLAS is called single-threaded
+  from inside the chunks (the caller limits BLAS threads), so results are bitwise
+  identical for any number of threads.
+* Missing labels are NaN entries of ``Y``: they contribute no loss and no
+  gradient. The fast-math flag set below keeps ``isnan`` working.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# Every fast-math flag except 'nnan'/'ninf' so that NaN guards survive
+# (``np.isnan(nan)`` is False under full fastmath; UMAP #1228).
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH)
+_JIT_PARALLEL = dict(_JIT, parallel=True)
+
+# Activation codes (mapped from strings in Python).
+IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
+# Solver codes.
+SGD, ADAM = 0, 1
+# Column indices of the layer table.
+W_OFF, B_OFF, N_BLOCKS, FAN_IN, FAN_OUT, ACT_OFF = 0, 1, 2, 3, 4, 5
+# Positions in the float hyper-parameter vector.
+H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM = 0, 1, 2, 3, 4
+
+
+@njit(**_JIT)
+def _sigmoid(z):
+    # Branch on the sign so that exp never overflows.
+    if z >= 0.0:
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z)
+    return e / (1.0 + e)
+
+
+@njit(**_JIT)
+def _activate(z, code):
+    if code == RELU:
+        return z if z > 0.0 else 0.0
+    if code == TANH:
+        return np.tanh(z)
+    if code == LOGISTIC:
+        return _sigmoid(z)
+    return z
+
+
+@njit(**_JIT)
+def _activation_derivative(a, code):
+    # Derivative expressed through the activation's output ``a``.
+    if code == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    if code == TANH:
+        return 1.0 - a * a
+    if code == LOGISTIC:
+        return a * (1.0 - a)
+    return 1.0
+
+
+@njit(**_JIT)
+def _chunk_bounds(c, n_chunks, n_rows):
+    return (c * n_rows) // n_chunks, ((c + 1) * n_rows) // n_chunks
+
+
+@njit(**_JIT)
+def _layer_view(buf, layers, layer, rows):
+    """2-D view ``(rows, width)`` of one layer's slot in a flat row buffer.
+
+    A buffer laid out for ``rows`` rows holds each layer's ``(rows, width)`` block
+    one after the other, so the slot starts at ``rows * layers[layer, ACT_OFF]``.
+    """
+    width = layers[layer, N_BLOCKS] * layers[layer, FAN_OUT]
+    off = rows * layers[layer, ACT_OFF]
+    return buf[off : off + rows * width].reshape(rows, width)
+
+
+@njit(**_JIT)
+def _dense_weights(params, layers, layer):
+    w_off = layers[layer, W_OFF]
+    fan_in = layers[layer, FAN_IN]
+    fan_out = layers[layer, FAN_OUT]
+    return params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
+
+
+@njit(**_JIT)
+def _block_weights(params, layers, layer):
+    w_off = layers[layer, W_OFF]
+    n_blocks = layers[layer, N_BLOCKS]
+    fan_in = layers[layer, FAN_IN]
+    fan_out = layers[layer, FAN_OUT]
+    size = n_blocks * fan_in * fan_out
+    return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+
+
+# --------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _gather_rows(X, rows, lo, hi, out):
+    """Copy ``X[rows[lo:hi]]`` into ``out[lo:hi]`` (treated as OUT array)."""
+    n_features = X.shape[1]
+    for i in range(lo, hi):
+        src = rows[i]
+        for k in range(n_features):
+            out[i, k] = X[src, k]
+
+
+@njit(**_JIT)
+def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z):
+    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for a CSR ``X`` (treated as OUT array)."""
+    fan_out = W.shape[1]
+    for i in range(lo, hi):
+        for o in range(fan_out):
+            Z[i, o] = 0.0
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = data[p]
+            col = indices[p]
+            for o in range(fan_out):
+                Z[i, o] += x * W[col, o]
+
+
+@njit(**_JIT)
+def _block_forward(A, W, lo, hi, Z):
+    """Block-diagonal product ``Z[lo:hi] = A[lo:hi] @ blockdiag(W)``."""
+    n_blocks, fan_in, fan_out = W.shape
+    for i in range(lo, hi):
+        for b in range(n_blocks):
+            for o in range(fan_out):
+                Z[i, b * fan_out + o] = 0.0
+            for k in range(fan_in):
+                a = A[i, b * fan_in + k]
+                for o in range(fan_out):
+                    Z[i, b * fan_out + o] += a * W[b, k, o]
+
+
+@njit(**_JIT)
+def _bias_activate(Z, bias, lo, hi, code):
+    """``Z[lo:hi] = act(Z[lo:hi] + bias)`` in place, one pass over the rows."""
+    width = Z.shape[1]
+    for i in range(lo, hi):
+        for o in range(width):
+            Z[i, o] = _activate(Z[i, o] + bias[o], code)
+
+
+@njit(**_JIT)
+def _forward_rows(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    rows,
+    lo,
+    hi,
+    Xb,
+    params,
+    layers,
+    act_code,
+    acts,
+    batch_rows,
+):
+    """Forward pass of rows ``lo:hi`` of a batch through every layer.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Dense input (ignored when ``is_sparse``).
+    data, indices, indptr : ndarray
+        CSR input (ignored unless ``is_sparse``).
+    is_sparse : bool
+        Which input to read.
+    rows : ndarray of shape (batch_rows,)
+        Sample index of each batch row.
+    lo, hi : int
+        Rows of the batch handled here.
+    Xb : ndarray of shape (>= batch_rows, n_features)
+        Gather buffer for dense input (treated as OUT array).
+    params, layers : ndarray
+        Flat parameters and layer table (see module docstring).
+    act_code : int
+        Hidden activation code; the output layer is left as logits.
+    acts : ndarray
+        Flat activation buffer (treated as OUT array).
+    batch_rows : int
+        Number of rows the activation slots are laid out for.
+    """
+    n_layers = layers.shape[0]
+    for layer in range(n_layers):
+        code = act_code if layer < n_layers - 1 else IDENTITY
+        Z = _layer_view(acts, layers, layer, batch_rows)
+        b_off = layers[layer, B_OFF]
+        bias = params[b_off : b_off + Z.shape[1]]
+        if layer == 0:
+            W = _dense_weights(params, layers, 0)
+            if is_sparse:
+                _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
+            else:
+                _gather_rows(X, rows, lo, hi, Xb)
+                if hi > lo:
+                    np.dot(Xb[lo:hi], W, Z[lo:hi])
+        else:
+            A = _layer_view(acts, layers, layer - 1, batch_rows)
+            if layers[layer, N_BLOCKS] == 1:
+                if hi > lo:
+                    np.dot(A[lo:hi], _dense_weights(params, layers, layer), Z[lo:hi])
+            else:
+                _block_forward(A, _block_weights(params, layers, layer), lo, hi, Z)
+        _bias_activate(Z, bias, lo, hi, code)
+
+
+@njit(**_JIT_PARALLEL)
+def _predict(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    params,
+    layers,
+    act_code,
+    block_rows,
+    row_width,
+    sigmoid,
+    out,
+):
+    """Logits (or probabilities) of every sample, in independent row blocks.
+
+    Parameters
+    ----------
+    X, data, indices, indptr, is_sparse :
+        Dense or CSR input (see :func:`_forward_rows`).
+    params, layers : ndarray
+        Flat parameters and layer table.
+    act_code : int
+        Hidden activation code.
+    block_rows : int
+        Rows per block. Scratch memory is about
+        ``block_rows * (n_features + row_width)`` values per block in flight
+        (one block per thread).
+    row_width : int
+        Sum of the layer widths (size of one row of activations).
+    sigmoid : bool
+        Apply the logistic function to the logits.
+    out : ndarray of shape (n_samples, n_outputs)
+        Result (treated as OUT array).
+
+    Notes
+    -----
+    Parallel over row blocks; each block owns its scratch buffers and its rows
+    of ``out``, so results do not depend on the number of threads.
+    """
+    n_samples = out.shape[0]
+    n_features = layers[0, FAN_IN]
+    last = layers.shape[0] - 1
+    n_blocks = (n_samples + block_rows - 1) // block_rows
+    for blk in prange(n_blocks):
+        start = blk * block_rows
+        m = min(block_rows, n_samples - start)
+        rows = np.arange(start, start + m)
+        acts = np.empty(m * row_width, dtype=params.dtype)
+        Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
+        _forward_rows(
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            rows,
+            0,
+            m,
+            Xb,
+            params,
+            layers,
+            act_code,
+            acts,
+            m,
+        )
+        logits = _layer_view(acts, layers, last, m)
+        for i in range(m):
+            for j in range(logits.shape[1]):
+                z = logits[i, j]
+                out[start + i, j] = _sigmoid(z) if sigmoid else z
+
+
+# --------------------------------------------------------------------------------
+# Loss and backward pass
+# --------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
+    """Per-label BCE of rows ``lo:hi`` and its gradient w.r.t. the logits.
+
+    For a logit ``z``, ``p = sigmoid(z)``, label ``y`` and positive weight
+    ``w+``, the loss is ``w+ * y * softplus(-z) + (1 - y) * softplus(z)``,
+    computed from the logits (no log of a rounded probability), and its
+    derivative is ``p * (w+ * y + 1 - y) - w+ * y`` (``p - y`` when ``w+ = 1``,
+    sklearn's canonical-link delta). Each row is scaled by its sample weight
+    and ``D`` also by ``1 / sum(sample weights of the batch)`` so that all
+    downstream gradients are batch means. NaN labels give zero loss and delta.
+
+    ``loss_acc`` (shape ``(n_labels,)``, float64) accumulates the weighted loss
+    sums; ``D`` is treated as OUT array.
+    """
+    n_labels = Z.shape[1]
+    for i in range(lo, hi):
+        r = rows[i]
+        w = sw[r]
+        for j in range(n_labels):
+            y = Y[r, j]
+            if np.isnan(y):
+                D[i, j] = 0.0
+                continue
+            z = Z[i, j]
+            # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|))
+            tail = np.log1p(np.exp(-abs(z)))
+            sp_pos = max(z, 0.0) + tail
+            sp_neg = max(-z, 0.0) + tail
+            pw = pos_weight[j]
+            loss_acc[j] += w * (pw * y * sp_neg + (1.0 - y) * sp_pos)
+            p = _sigmoid(z)
+            D[i, j] = w * inv_sw_sum * (p * (pw * y + 1.0 - y) - pw * y)
+
+
+@njit(**_JIT)
+def _block_weight_grad(A, D, lo, hi, G):
+    """``G[b] = A[lo:hi, block b].T @ D[lo:hi, block b]`` (treated as OUT array)."""
+    n_blocks, fan_in, fan_out = G.shape
+    G[:] = 0.0
+    for i in range(lo, hi):
+        for b in range(n_blocks):
+            for k in range(fan_in):
+                a = A[i, b * fan_in + k]
+                for o in range(fan_out):
+                    G[b, k, o] += a * D[i, b * fan_out + o]
+
+
+@njit(**_JIT)
+def _block_backprop(D, W, A, lo, hi, code, D_prev):
+    """``D_prev[lo:hi] = (D @ blockdiag(W).T) * act'(A)`` (treated as OUT array)."""
+    n_blocks, fan_in, fan_out = W.shape
+    for i in range(lo, hi):
+        for b in range(n_blocks):
+            for k in range(fan_in):
+                s = 0.0
+                for o in range(fan_out):
+                    s += D[i, b * fan_out + o] * W[b, k, o]
+                col = b * fan_in + k
+                D_prev[i, col] = s * _activation_derivative(A[i, col], code)
+
+
+@njit(**_JIT)
+def _sparse_weight_grad(data, indices, indptr, rows, lo, hi, D, G):
+    """``G = X[rows[lo:hi]].T @ D[lo:hi]`` for CSR ``X``; only touched rows of
+    ``G`` are non-zero (treated as OUT array)."""
+    G[:] = 0.0
+    fan_out = G.shape[1]
+    for i in range(lo, hi):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = data[p]
+            col = indices[p]
+            for o in range(fan_out):
+                G[col, o] += x * D[i, o]
+
+
+@njit(**_JIT)
+def _bias_grad(D, lo, hi, g):
+    g[:] = 0.0
+    for i in range(lo, hi):
+        for o in range(D.shape[1]):
+            g[o] += D[i, o]
+
+
+@njit(**_JIT)
+def _backward_rows(
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    rows,
+    lo,
+    hi,
+    Xb,
+    params,
+    layers,
+    act_code,
+    acts,
+    deltas,
+    batch_rows,
+    grads,
+):
+    """Back-propagate the output deltas of rows ``lo:hi`` and write this chunk's
+    partial gradient of every parameter into ``grads`` (treated as OUT array)."""
+    last = layers.shape[0] - 1
+    for layer in range(last, -1, -1):
+        D = _layer_view(deltas, layers, layer, batch_rows)
+        w_off = layers[layer, W_OFF]
+        n_blocks = layers[layer, N_BLOCKS]
+        fan_in = layers[layer, FAN_IN]
+        fan_out = layers[layer, FAN_OUT]
+        b_off = layers[layer, B_OFF]
+        _bias_grad(D, lo, hi, grads[b_off : b_off + n_blocks * fan_out])
+        if layer == 0:
+            G = grads[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
+            if is_sparse:
+                _sparse_weight_grad(data, indices, indptr, rows, lo, hi, D, G)
+            elif hi > lo:
+                np.dot(Xb[lo:hi].T, D[lo:hi], G)
+            else:
+                G[:] = 0.0
+            continue
+        A = _layer_view(acts, layers, layer - 1, batch_rows)
+        D_prev = _layer_view(deltas, layers, layer - 1, batch_rows)
+        if n_blocks == 1:
+            W = _dense_weights(params, layers, layer)
+            G = grads[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
+            if hi > lo:
+                np.dot(A[lo:hi].T, D[lo:hi], G)
+                np.dot(D[lo:hi], W.T, D_prev[lo:hi])
+            else:
+                G[:] = 0.0
+            for i in range(lo, hi):
+                for k in range(D_prev.shape[1]):
+                    D_prev[i, k] *= _activation_derivative(A[i, k], act_code)
+        else:
+            size = n_blocks * fan_in * fan_out
+            G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+            _block_weight_grad(A, D, lo, hi, G)
+            _block_backprop(
+                D, _block_weights(params, layers, layer), A, lo, hi, act_code, D_prev
+            )
+
+
+@njit(**_JIT)
+def _chunk_step(
+    c,
+    n_chunks,
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    Y,
+    sw,
+    pos_weight,
+    rows,
+    inv_sw_sum,
+    Xb,
+    params,
+    layers,
+    act_code,
+    acts,
+    deltas,
+    grads,
+    loss_parts,
+):
+    """Forward, loss and backward for chunk ``c`` of the current batch."""
+    m = rows.shape[0]
+    lo, hi = _chunk_bounds(c, n_chunks, m)
+    _forward_rows(
+        X,
+        data,
+        indices,
+        indptr,
+        is_sparse,
+        rows,
+        lo,
+        hi,
+        Xb,
+        params,
+        layers,
+        act_code,
+        acts,
+        m,
+    )
+    last = layers.shape[0] - 1
+    Z = _layer_view(acts, layers, last, m)
+    D = _layer_view(deltas, layers, last, m)
+    loss_parts[c, :] = 0.0
+    _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_parts[c])
+    _backward_rows(
+        data,
+        indices,
+        indptr,
+        is_sparse,
+        rows,
+        lo,
+        hi,
+        Xb,
+        params,
+        layers,
+        act_code,
+        acts,
+        deltas,
+        m,
+        grads[c],
+    )
+
+
+# --------------------------------------------------------------------------------
+# Optimizer
+# --------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _optimizer_range(
+    lo,
+    hi,
+    params,
+    grads,
+    state,
+    n_weights,
+    owner,
+    frozen,
+    group_lr,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
+    l2_scale,
+    sq,
+):
+    """Update ``params[lo:hi]`` in place from the summed chunk gradients.
+
+    ``g = sum_c grads[c] + alpha * w / sum(sample weights)`` for weights (the L2
+    term is added here so that the backward pass never touches it); Adam with the
+    bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)`` folded
+    into the step size (sklearn's formulation), or SGD with (Nesterov) momentum.
+    Each convergence group has its own learning rate ``group_lr``; parameters
+    whose group is frozen are left untouched.
+    ``sq[group]`` accumulates the squared weights before the update (for the
+    reported L2 term).
+    """
+    n_chunks = grads.shape[0]
+    beta1 = hyper[H_BETA1]
+    beta2 = hyper[H_BETA2]
+    eps = hyper[H_EPS]
+    momentum = hyper[H_MOMENTUM]
+    for i in range(lo, hi):
+        group = owner[i]
+        if frozen[group]:
+            continue
+        lr = group_lr[group]
+        p = params[i]
+        g = grads[0, i]
+        for c in range(1, n_chunks):
+            g += grads[c, i]
+        if i < n_weights:
+            sq[group] += p * p
+            g += l2_scale * p
+        if solver == ADAM:
+            m = beta1 * state[0, i] + (1.0 - beta1) * g
+            v = beta2 * state[1, i] + (1.0 - beta2) * g * g
+            state[0, i] = m
+            state[1, i] = v
+            params[i] = p - lr * adam_scale * m / (np.sqrt(v) + eps)
+        else:
+            velocity = momentum * state[0, i] - lr * g
+            state[0, i] = velocity
+            if nesterov:
+                params[i] = p + momentum * velocity - lr * g
+            else:
+                params[i] = p + velocity
+
+
+# --------------------------------------------------------------------------------
+# One epoch
+# --------------------------------------------------------------------------------
+
+
+@njit(**_JIT_PARALLEL)
+def _fit_epoch(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    Y,
+    sw,
+    pos_weight,
+    order,
+    batch_size,
+    params,
+    layers,
+    n_weights,
+    owner,
+    frozen,
+    group_lr,
+    act_code,
+    solver,
+    nesterov,
+    hyper,
+    t,
+    acts,
+    deltas,
+    Xb,
+    grads,
+    state,
+    loss_parts,
+    sq_parts,
+    label_loss,
+    group_l2,
+):
+    """Run every mini-batch of one epoch: forward, loss, backward, update.
+
+    Parameters
+    ----------
+    X, data, indices, indptr, is_sparse :
+        Dense or CSR input (see :func:`_forward_rows`).
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets in {0, 1}, NaN for a missing label.
+    sw : ndarray of shape (n_samples,)
+        Sample weights.
+    pos_weight : ndarray of shape (n_outputs,)
+        Weight of the positive term of each label's loss.
+    order : ndarray of shape (n_samples,)
+        Sample order of this epoch (drawn in Python).
+    batch_size : int
+        Mini-batch size.
+    params : ndarray of shape (n_params,)
+        Flat parameters, updated in place.
+    layers : ndarray of shape (n_layers, 6)
+        Layer table.
+    n_weights : int
+        Length of the L2-penalised prefix of ``params``.
+    owner : ndarray of shape (n_params,)
+        Convergence group of each parameter (all 0 for a shared network, the
+        label for binary relevance).
+    frozen : ndarray of shape (n_groups,)
+        Groups whose parameters are not updated.
+    group_lr : ndarray of shape (n_groups,)
+        Learning rate of each group.
+    act_code, solver, nesterov : int
+        Hidden activation, optimizer and Nesterov flag.
+    hyper : ndarray of shape (5,)
+        alpha, beta_1, beta_2, epsilon, momentum.
+    t : int
+        Adam step counter before this epoch.
+    acts, deltas, Xb, grads, state, loss_parts, sq_parts :
+        Scratch and optimizer state; ``grads`` has one row per chunk (its row
+        count fixes the chunking) and ``sq_parts`` one row per optimizer chunk.
+    label_loss : ndarray of shape (n_outputs,)
+        Sum over batches of ``batch_size * batch data loss`` (treated as OUT array).
+    group_l2 : ndarray of shape (n_groups,)
+        Same for the L2 term of each group (treated as OUT array).
+
+    Returns
+    -------
+    t : int
+        Adam step counter after this epoch.
+
+    Notes
+    -----
+    Parallel over the fixed row chunks of a batch, then over fixed parameter
+    chunks in the optimizer; every chunk owns what it writes and partial sums are
+    reduced in a fixed order, so results do not depend on the thread count.
+    """
+    n_samples = order.shape[0]
+    n_chunks = grads.shape[0]
+    n_opt_chunks = sq_parts.shape[0]
+    n_params = params.shape[0]
+    alpha = hyper[H_ALPHA]
+    label_loss[:] = 0.0
+    group_l2[:] = 0.0
+    for start in range(0, n_samples, batch_size):
+        m = min(batch_size, n_samples - start)
+        rows = order[start : start + m]
+        sw_sum = 0.0
+        for i in range(m):
+            sw_sum += sw[rows[i]]
+        if sw_sum <= 0.0:
+            continue  # an all-zero-weight batch carries no information
+        inv_sw_sum = 1.0 / sw_sum
+        if n_chunks == 1:
+            _chunk_step(
+                0,
+                1,
+                X,
+                data,
+                indices,
+                indptr,
+                is_sparse,
+                Y,
+                sw,
+                pos_weight,
+                rows,
+                inv_sw_sum,
+                Xb,
+                params,
+                layers,
+                act_code,
+                acts,
+                deltas,
+                grads,
+                loss_parts,
+            )
+        else:
+            for c in prange(n_chunks):
+                _chunk_step(
+                    c,
+                    n_chunks,
+                    X,
+                    data,
+                    indices,
+                    indptr,
+                    is_sparse,
+                    Y,
+                    sw,
+                    pos_weight,
+                    rows,
+                    inv_sw_sum,
+                    Xb,
+                    params,
+                    layers,
+                    act_code,
+                    acts,
+                    deltas,
+                    grads,
+                    loss_parts,
+                )
+        for c in range(n_chunks):
+            for j in range(label_loss.shape[0]):
+                label_loss[j] += loss_parts[c, j] * inv_sw_sum * m
+
+        t += 1
+        adam_scale = 1.0
+        if solver == ADAM:
+            adam_scale = np.sqrt(1.0 - hyper[H_BETA2] ** t) / (
+                1.0 - hyper[H_BETA1] ** t
+            )
+        l2_scale = alpha * inv_sw_sum
+        if n_opt_chunks == 1:
+            sq_parts[0, :] = 0.0
+            _optimizer_range(
+                0,
+                n_params,
+                params,
+                grads,
+                state,
+                n_weights,
+                owner,
+                frozen,
+                group_lr,
+                solver,
+                nesterov,
+                adam_scale,
+                hyper,
+                l2_scale,
+                sq_parts[0],
+            )
+        else:
+            for c in prange(n_opt_chunks):
+                lo, hi = _chunk_bounds(c, n_opt_chunks, n_params)
+                sq_parts[c, :] = 0.0
+                _optimizer_range(
+                    lo,
+                    hi,
+                    params,
+                    grads,
+                    state,
+                    n_weights,
+                    owner,
+                    frozen,
+                    group_lr,
+                    solver,
+                    nesterov,
+                    adam_scale,
+                    hyper,
+                    l2_scale,
+                    sq_parts[c],
+                )
+        for c in range(n_opt_chunks):
+            for g in range(group_l2.shape[0]):
+                group_l2[g] += 0.5 * l2_scale * sq_parts[c, g] * m
+    return t
