@@ -594,12 +594,144 @@ def _optimizer_range(
                 params[i] = p + velocity
 
 
+@njit(**_JIT)
+def _optimizer_chunk(
+    c,
+    n_chunks,
+    params,
+    grads,
+    state,
+    n_weights,
+    owner,
+    frozen,
+    group_lr,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
+    l2_scale,
+    sq_parts,
+):
+    """Optimizer update of parameter chunk ``c`` (its squared-weight sums go to
+    ``sq_parts[c]``)."""
+    lo, hi = _chunk_bounds(c, n_chunks, params.shape[0])
+    sq_parts[c, :] = 0.0
+    _optimizer_range(
+        lo,
+        hi,
+        params,
+        grads,
+        state,
+        n_weights,
+        owner,
+        frozen,
+        group_lr,
+        solver,
+        nesterov,
+        adam_scale,
+        hyper,
+        l2_scale,
+        sq_parts[c],
+    )
+
+
+# The parallel regions are kept in these two small functions: numba's parfor
+# passes then analyse a few lines instead of the whole epoch, which keeps the
+# cold compile time down.
+
+
+@njit(**_JIT_PARALLEL)
+def _chunks_parallel(
+    n_chunks,
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    Y,
+    sw,
+    pos_weight,
+    rows,
+    inv_sw_sum,
+    Xb,
+    params,
+    layers,
+    act_code,
+    acts,
+    deltas,
+    grads,
+    loss_parts,
+):
+    """Run :func:`_chunk_step` for every row chunk, one chunk per iteration."""
+    for c in prange(n_chunks):
+        _chunk_step(
+            c,
+            n_chunks,
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            Y,
+            sw,
+            pos_weight,
+            rows,
+            inv_sw_sum,
+            Xb,
+            params,
+            layers,
+            act_code,
+            acts,
+            deltas,
+            grads,
+            loss_parts,
+        )
+
+
+@njit(**_JIT_PARALLEL)
+def _optimizer_parallel(
+    n_chunks,
+    params,
+    grads,
+    state,
+    n_weights,
+    owner,
+    frozen,
+    group_lr,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
+    l2_scale,
+    sq_parts,
+):
+    """Run :func:`_optimizer_chunk` for every parameter chunk."""
+    for c in prange(n_chunks):
+        _optimizer_chunk(
+            c,
+            n_chunks,
+            params,
+            grads,
+            state,
+            n_weights,
+            owner,
+            frozen,
+            group_lr,
+            solver,
+            nesterov,
+            adam_scale,
+            hyper,
+            l2_scale,
+            sq_parts,
+        )
+
+
 # --------------------------------------------------------------------------------
 # One epoch
 # --------------------------------------------------------------------------------
 
 
-@njit(**_JIT_PARALLEL)
+@njit(**_JIT)
 def _fit_epoch(
     X,
     data,
@@ -726,29 +858,27 @@ def _fit_epoch(
                 loss_parts,
             )
         else:
-            for c in prange(n_chunks):
-                _chunk_step(
-                    c,
-                    n_chunks,
-                    X,
-                    data,
-                    indices,
-                    indptr,
-                    is_sparse,
-                    Y,
-                    sw,
-                    pos_weight,
-                    rows,
-                    inv_sw_sum,
-                    Xb,
-                    params,
-                    layers,
-                    act_code,
-                    acts,
-                    deltas,
-                    grads,
-                    loss_parts,
-                )
+            _chunks_parallel(
+                n_chunks,
+                X,
+                data,
+                indices,
+                indptr,
+                is_sparse,
+                Y,
+                sw,
+                pos_weight,
+                rows,
+                inv_sw_sum,
+                Xb,
+                params,
+                layers,
+                act_code,
+                acts,
+                deltas,
+                grads,
+                loss_parts,
+            )
         for c in range(n_chunks):
             for j in range(label_loss.shape[0]):
                 label_loss[j] += loss_parts[c, j] * inv_sw_sum * m
@@ -761,10 +891,9 @@ def _fit_epoch(
             )
         l2_scale = alpha * inv_sw_sum
         if n_opt_chunks == 1:
-            sq_parts[0, :] = 0.0
-            _optimizer_range(
+            _optimizer_chunk(
                 0,
-                n_params,
+                1,
                 params,
                 grads,
                 state,
@@ -777,29 +906,25 @@ def _fit_epoch(
                 adam_scale,
                 hyper,
                 l2_scale,
-                sq_parts[0],
+                sq_parts,
             )
         else:
-            for c in prange(n_opt_chunks):
-                lo, hi = _chunk_bounds(c, n_opt_chunks, n_params)
-                sq_parts[c, :] = 0.0
-                _optimizer_range(
-                    lo,
-                    hi,
-                    params,
-                    grads,
-                    state,
-                    n_weights,
-                    owner,
-                    frozen,
-                    group_lr,
-                    solver,
-                    nesterov,
-                    adam_scale,
-                    hyper,
-                    l2_scale,
-                    sq_parts[c],
-                )
+            _optimizer_parallel(
+                n_opt_chunks,
+                params,
+                grads,
+                state,
+                n_weights,
+                owner,
+                frozen,
+                group_lr,
+                solver,
+                nesterov,
+                adam_scale,
+                hyper,
+                l2_scale,
+                sq_parts,
+            )
         for c in range(n_opt_chunks):
             for g in range(group_l2.shape[0]):
                 group_l2[g] += 0.5 * l2_scale * sq_parts[c, g] * m
