@@ -821,7 +821,6 @@ def _fit_epoch(
     n_samples = order.shape[0]
     n_chunks = grads.shape[0]
     n_opt_chunks = sq_parts.shape[0]
-    n_params = params.shape[0]
     alpha = hyper[H_ALPHA]
     label_loss[:] = 0.0
     group_l2[:] = 0.0
