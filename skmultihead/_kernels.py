@@ -284,7 +284,7 @@ def _predict(
     last = layers.shape[0] - 1
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for blk in prange(n_blocks):
-        start = blk * block_rows
+        start = np.int64(blk) * block_rows
         m = min(block_rows, n_samples - start)
         rows = np.arange(start, start + m)
         acts = np.empty(m * row_width, dtype=params.dtype)
@@ -664,8 +664,10 @@ def _chunks_parallel(
 ):
     """Run :func:`_chunk_step` for every row chunk, one chunk per iteration."""
     for c in prange(n_chunks):
+        # prange indices are unsigned: cast so that the callees keep the int64
+        # specialisation the serial path already compiled.
         _chunk_step(
-            c,
+            np.int64(c),
             n_chunks,
             X,
             data,
@@ -708,7 +710,7 @@ def _optimizer_parallel(
     """Run :func:`_optimizer_chunk` for every parameter chunk."""
     for c in prange(n_chunks):
         _optimizer_chunk(
-            c,
+            np.int64(c),
             n_chunks,
             params,
             grads,
