@@ -628,11 +628,31 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _raw(self, X, *, sigmoid):
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False, dtype=self._params.dtype)
-        with engine_context(self.n_threads):
-            return predict_raw(
-                X, self._params, self._plan, ACTIVATION_CODES[self.activation], sigmoid
-            )
+        if not self._is_clean_array(X):
+            X = self._validate_X(X, reset=False, dtype=self._params.dtype)
+        act_code = ACTIVATION_CODES[self.activation]
+        return predict_raw(
+            X, self._params, self._plan, act_code, sigmoid, self.n_threads
+        )
+
+    def _is_clean_array(self, X):
+        """Fast path for latency: an ndarray that needs no conversion at all.
+
+        True only for a C-contiguous, finite, non-empty 2-D ndarray of the
+        model's dtype with the right number of columns, when the model was not
+        fitted with feature names; everything else goes through
+        ``validate_data`` (which gives the error messages).
+        """
+        return (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype == self._params.dtype
+            and X.flags.c_contiguous
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and bool(np.isfinite(X).all())
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -849,7 +869,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._adam_t = adam_t
         self._group_lr = group_lr
         if self.threshold == "f1" and val is not None:
-            P = predict_raw(val[0], params, plan, act_code, True)
+            P = predict_raw(val[0], params, plan, act_code, True, self.n_threads)
             self.threshold_ = _best_f1_thresholds(P, val[1])
 
 
@@ -971,9 +991,8 @@ class _Monitor:
     def _validation(self):
         est = self.est
         Xv, Yv, Yv_user, swv = self.val
-        logits = predict_raw(
-            Xv, self.params, self.plan, ACTIVATION_CODES[est.activation], False
-        )
+        act_code = ACTIVATION_CODES[est.activation]
+        logits = predict_raw(Xv, self.params, self.plan, act_code, False, est.n_threads)
         val_loss = _bce_per_label(logits, Yv, swv)
         est.validation_loss_curve_.append(float(val_loss.sum()))
         if self.scorer is not None:

@@ -237,21 +237,26 @@ def split_input(X, dtype):
     return X, dummy, _EMPTY_INDEX, _EMPTY_INDEX, False
 
 
-def predict_raw(X, params, plan, act_code, sigmoid):
-    """Logits or probabilities, shape ``(n_samples, n_outputs)``."""
-    out = np.empty((X.shape[0], plan.n_outputs), dtype=params.dtype)
-    if X.shape[0] == 0:
+def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
+    """Logits or probabilities, shape ``(n_samples, n_outputs)``.
+
+    Up to ``SMALL_ROWS`` rows run serially with no BLAS call (lowest latency,
+    no thread set-up); more rows run under :func:`engine_context`, in parallel
+    blocks when there is more than one block.
+    """
+    n_samples = X.shape[0]
+    out = np.empty((n_samples, plan.n_outputs), dtype=params.dtype)
+    args = (*split_input(X, params.dtype), params, plan.table, act_code)
+    if n_samples <= K.SMALL_ROWS:
+        K._predict_block(*args, 0, n_samples, plan.row_width, sigmoid, out)
         return out
-    K._predict(
-        *split_input(X, params.dtype),
-        params,
-        plan.table,
-        act_code,
-        _PREDICT_BLOCK_ROWS,
-        plan.row_width,
-        sigmoid,
-        out,
-    )
+    with engine_context(n_threads):
+        if n_samples <= _PREDICT_BLOCK_ROWS:
+            K._predict_block(*args, 0, n_samples, plan.row_width, sigmoid, out)
+        else:
+            K._predict_parallel(
+                *args, _PREDICT_BLOCK_ROWS, plan.row_width, sigmoid, out
+            )
     return out
 
 

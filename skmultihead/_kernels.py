@@ -48,6 +48,9 @@ IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
 SGD, ADAM = 0, 1
 # Column indices of the layer table.
 W_OFF, B_OFF, N_BLOCKS, FAN_IN, FAN_OUT, ACT_OFF = 0, 1, 2, 3, 4, 5
+# Row counts up to which dense products are hand-written loops instead of BLAS
+# calls: cheaper for a few rows, and free of BLAS threading.
+SMALL_ROWS = 16
 # Positions in the float hyper-parameter vector.
 H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM = 0, 1, 2, 3, 4
 
@@ -164,6 +167,18 @@ def _block_forward(A, W, lo, hi, Z):
 
 
 @njit(**_JIT)
+def _matmul_rows(A, W, lo, hi, Z):
+    """``Z[lo:hi] = A[lo:hi] @ W`` (treated as OUT array).
+
+    Loops for at most ``SMALL_ROWS`` rows, BLAS otherwise.
+    """
+    if hi - lo <= SMALL_ROWS:
+        _block_forward(A, W.reshape(1, W.shape[0], W.shape[1]), lo, hi, Z)
+    else:
+        np.dot(A[lo:hi], W, Z[lo:hi])
+
+
+@njit(**_JIT)
 def _bias_activate(Z, bias, lo, hi, code):
     """``Z[lo:hi] = act(Z[lo:hi] + bias)`` in place, one pass over the rows."""
     width = Z.shape[1]
@@ -226,20 +241,82 @@ def _forward_rows(
                 _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
             else:
                 _gather_rows(X, rows, lo, hi, Xb)
-                if hi > lo:
-                    np.dot(Xb[lo:hi], W, Z[lo:hi])
+                _matmul_rows(Xb, W, lo, hi, Z)
         else:
             A = _layer_view(acts, layers, layer - 1, batch_rows)
             if layers[layer, N_BLOCKS] == 1:
-                if hi > lo:
-                    np.dot(A[lo:hi], _dense_weights(params, layers, layer), Z[lo:hi])
+                _matmul_rows(A, _dense_weights(params, layers, layer), lo, hi, Z)
             else:
                 _block_forward(A, _block_weights(params, layers, layer), lo, hi, Z)
         _bias_activate(Z, bias, lo, hi, code)
 
 
+@njit(**_JIT)
+def _predict_block(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    params,
+    layers,
+    act_code,
+    start,
+    m,
+    row_width,
+    sigmoid,
+    out,
+):
+    """Logits (or probabilities) of samples ``start:start + m``.
+
+    Parameters
+    ----------
+    X, data, indices, indptr, is_sparse :
+        Dense or CSR input (see :func:`_forward_rows`).
+    params, layers : ndarray
+        Flat parameters and layer table.
+    act_code : int
+        Hidden activation code.
+    start, m : int
+        First sample and number of samples.
+    row_width : int
+        Sum of the layer widths (size of one row of activations).
+    sigmoid : bool
+        Apply the logistic function to the logits.
+    out : ndarray of shape (n_samples, n_outputs)
+        Result (treated as OUT array). Scratch memory is about
+        ``m * (n_features + row_width)`` values.
+    """
+    n_features = layers[0, FAN_IN]
+    last = layers.shape[0] - 1
+    rows = np.arange(start, start + m)
+    acts = np.empty(m * row_width, dtype=params.dtype)
+    Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
+    _forward_rows(
+        X,
+        data,
+        indices,
+        indptr,
+        is_sparse,
+        rows,
+        0,
+        m,
+        Xb,
+        params,
+        layers,
+        act_code,
+        acts,
+        m,
+    )
+    logits = _layer_view(acts, layers, last, m)
+    for i in range(m):
+        for j in range(logits.shape[1]):
+            z = logits[i, j]
+            out[start + i, j] = _sigmoid(z) if sigmoid else z
+
+
 @njit(**_JIT_PARALLEL)
-def _predict(
+def _predict_parallel(
     X,
     data,
     indices,
@@ -253,63 +330,34 @@ def _predict(
     sigmoid,
     out,
 ):
-    """Logits (or probabilities) of every sample, in independent row blocks.
-
-    Parameters
-    ----------
-    X, data, indices, indptr, is_sparse :
-        Dense or CSR input (see :func:`_forward_rows`).
-    params, layers : ndarray
-        Flat parameters and layer table.
-    act_code : int
-        Hidden activation code.
-    block_rows : int
-        Rows per block. Scratch memory is about
-        ``block_rows * (n_features + row_width)`` values per block in flight
-        (one block per thread).
-    row_width : int
-        Sum of the layer widths (size of one row of activations).
-    sigmoid : bool
-        Apply the logistic function to the logits.
-    out : ndarray of shape (n_samples, n_outputs)
-        Result (treated as OUT array).
+    """:func:`_predict_block` over all samples in blocks of ``block_rows``.
 
     Notes
     -----
     Parallel over row blocks; each block owns its scratch buffers and its rows
-    of ``out``, so results do not depend on the number of threads.
+    of ``out``, so results do not depend on the number of threads, and memory is
+    bounded by one block's scratch per thread.
     """
     n_samples = out.shape[0]
-    n_features = layers[0, FAN_IN]
-    last = layers.shape[0] - 1
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for blk in prange(n_blocks):
         start = np.int64(blk) * block_rows
         m = min(block_rows, n_samples - start)
-        rows = np.arange(start, start + m)
-        acts = np.empty(m * row_width, dtype=params.dtype)
-        Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
-        _forward_rows(
+        _predict_block(
             X,
             data,
             indices,
             indptr,
             is_sparse,
-            rows,
-            0,
-            m,
-            Xb,
             params,
             layers,
             act_code,
-            acts,
+            start,
             m,
+            row_width,
+            sigmoid,
+            out,
         )
-        logits = _layer_view(acts, layers, last, m)
-        for i in range(m):
-            for j in range(logits.shape[1]):
-                z = logits[i, j]
-                out[start + i, j] = _sigmoid(z) if sigmoid else z
 
 
 # --------------------------------------------------------------------------------
