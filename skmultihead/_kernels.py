@@ -33,13 +33,43 @@ Conventions
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
 
+import warnings
+
 import numpy as np
 from numba import njit, prange
+
+
+def _disk_cache_available():
+    """Whether numba can write a disk cache for this module.
+
+    In a read-only installation with no writable ``NUMBA_CACHE_DIR`` or user
+    cache directory, ``cache=True`` makes the decoration itself fail ("no
+    locator available"); the kernels then compile in memory instead, once per
+    process.
+    """
+    try:
+        njit(cache=True)(_probe_function)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _probe_function():  # a function of this file, for the cache probe
+    return 0
 
 # Every fast-math flag except 'nnan'/'ninf' so that NaN guards survive
 # (``np.isnan(nan)`` is False under full fastmath; UMAP #1228).
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_JIT = dict(cache=True, nogil=True, fastmath=_FASTMATH)
+_CACHE = _disk_cache_available()
+if not _CACHE:
+    warnings.warn(
+        "skmultihead cannot write numba's disk cache (read-only installation and "
+        "no writable NUMBA_CACHE_DIR); its kernels are compiled in memory in every "
+        "new process. Set NUMBA_CACHE_DIR to a writable directory to cache them.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+_JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH)
 _JIT_PARALLEL = dict(_JIT, parallel=True)
 
 # Activation codes (mapped from strings in Python).
