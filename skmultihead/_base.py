@@ -140,7 +140,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             "array-like",
         ],
         "min_labels": [Interval(numbers.Integral, 0, 1, closed="both")],
-        "dtype": [None, StrOptions({"float32", "float64"}), type],
+        "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
     }
 
@@ -292,7 +292,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _float_dtype(self, X):
         if self.dtype is not None:
-            return np.dtype(self.dtype)
+            dtype = np.dtype(self.dtype)
+            if dtype not in (np.float32, np.float64):
+                raise ValueError(
+                    f"dtype must be float32, float64 or None, got {self.dtype!r}."
+                )
+            return dtype
         dtype = getattr(X, "dtype", None)
         if dtype is not None and dtype in (np.float32, np.float64):
             return np.dtype(dtype)
@@ -443,8 +448,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             observed = ~np.isnan(Y)
             pos = sample_weight @ np.where(observed, Y, 0.0)
             neg = sample_weight @ np.where(observed, 1.0 - Y, 0.0)
+            # n_neg / n_pos; 1 for a label without positives or negatives here
             with np.errstate(divide="ignore", invalid="ignore"):
-                weight = np.where(pos > 0, neg / pos, 1.0)
+                weight = np.where((pos > 0) & (neg > 0), neg / pos, 1.0)
             return np.clip(
                 weight, 1.0 / MAX_BALANCED_POS_WEIGHT, MAX_BALANCED_POS_WEIGHT
             )
@@ -792,7 +798,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         n_samples = X.shape[0]
         n_groups = plan.n_groups
         solver = K.ADAM if self.solver == "adam" else K.SGD
-        if fresh_optimizer or self._opt_state.dtype != dtype:
+        n_moments = 2 if solver == K.ADAM else 1
+        if (
+            fresh_optimizer
+            or self._opt_state.shape != (n_moments, plan.n_params)
+            or self._opt_state.dtype != dtype
+        ):
             state = np.zeros((2 if solver == K.ADAM else 1, plan.n_params), dtype=dtype)
             adam_t = 0
             group_lr = np.full(n_groups, float(self.learning_rate_init))
@@ -904,15 +915,20 @@ class _Monitor:
             self.unit_of_label = np.arange(n_outputs)
         else:
             self.unit_of_label = np.zeros(n_outputs, dtype=np.int64)
-        self.first_group_of_unit = np.array(
-            [np.flatnonzero(self.unit_of_group == u)[0] for u in range(self.n_units)]
+        self.unit_size = np.bincount(self.unit_of_group, minlength=self.n_units)
+        # group of each label: its own for per-label networks, else the one group
+        self.group_of_label = (
+            np.arange(n_outputs)
+            if plan.n_groups == n_outputs
+            else np.zeros(n_outputs, dtype=np.int64)
         )
+        self.label_epochs = np.zeros(n_outputs, dtype=np.int64)
         self.frozen = np.zeros(plan.n_groups, dtype=np.bool_)
         self.no_improvement = np.zeros(self.n_units, dtype=np.int64)
         self.best = np.full(self.n_units, np.inf)
         if not self.early_stopping and est.best_loss_ is not None and self.n_units == 1:
             self.best[:] = est.best_loss_
-        self.n_iter = np.zeros(self.n_units, dtype=np.int64)
+        self.n_epochs = 0
         self.best_params = params.copy() if self.early_stopping else None
         self.scorer = None
         if self.early_stopping and est.scoring is not None:
@@ -920,6 +936,13 @@ class _Monitor:
 
     def any_active(self):
         return not self.frozen.all()
+
+    def active_units(self):
+        """Units with at least one group still training."""
+        n_frozen = np.bincount(
+            self.unit_of_group, weights=self.frozen, minlength=self.n_units
+        )
+        return n_frozen < self.unit_size
 
     def _per_unit(self, per_label, per_group):
         out = np.zeros(self.n_units)
@@ -938,8 +961,9 @@ class _Monitor:
                 f"(learning_rate_init={est.learning_rate_init}). The previous "
                 "model, if any, is unchanged."
             )
-        active = ~self.frozen[self.first_group_of_unit]
-        self.n_iter[active] += 1
+        active = self.active_units()
+        self.label_epochs += ~self.frozen[self.group_of_label]
+        self.n_epochs += 1
         est.loss_curve_.append(loss)
         est.loss_ = loss
         if est.verbose:
@@ -1018,6 +1042,6 @@ class _Monitor:
         if self.incremental:
             est.n_iter_ = est.n_iter_ + 1
         elif est._per_label_groups:
-            est.n_iter_ = self.n_iter[self.unit_of_label]
+            est.n_iter_ = self.label_epochs.copy()
         else:
-            est.n_iter_ = int(self.n_iter[0])
+            est.n_iter_ = self.n_epochs

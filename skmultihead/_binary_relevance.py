@@ -148,7 +148,7 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
             f"Labels {constant.tolist()} are constant in the training data (or "
             "have no observed value); their networks predict that constant.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=6,
         )
         last = len(self._plan.blocks) - 1
         big = np.log(1.0 / np.finfo(params.dtype).eps)
