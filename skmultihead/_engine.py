@@ -246,17 +246,21 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
     """
     n_samples = X.shape[0]
     out = np.empty((n_samples, plan.n_outputs), dtype=params.dtype)
-    args = (*split_input(X, params.dtype), params, plan.table, act_code)
+    args = (
+        *split_input(X, params.dtype),
+        params,
+        plan.table,
+        act_code,
+        _PREDICT_BLOCK_ROWS,
+        plan.row_width,
+        sigmoid,
+        out,
+    )
     if n_samples <= K.SMALL_ROWS:
-        K._predict_block(*args, 0, n_samples, plan.row_width, sigmoid, out)
-        return out
-    with engine_context(n_threads):
-        if n_samples <= _PREDICT_BLOCK_ROWS:
-            K._predict_block(*args, 0, n_samples, plan.row_width, sigmoid, out)
-        else:
-            K._predict_parallel(
-                *args, _PREDICT_BLOCK_ROWS, plan.row_width, sigmoid, out
-            )
+        K._predict_parallel(*args)
+    else:
+        with engine_context(n_threads):
+            K._predict_parallel(*args)
     return out
 
 

@@ -57,6 +57,7 @@ def _disk_cache_available():
 def _probe_function():  # a function of this file, for the cache probe
     return 0
 
+
 # Every fast-math flag except 'nnan'/'ninf' so that NaN guards survive
 # (``np.isnan(nan)`` is False under full fastmath; UMAP #1228).
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -71,6 +72,10 @@ if not _CACHE:
     )
 _JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH)
 _JIT_PARALLEL = dict(_JIT, parallel=True)
+# Tiny helpers are inlined at the numba IR level: each separately compiled
+# function costs a full compilation pipeline, and numba re-optimises every callee
+# inside each caller's module, so fewer, flatter functions compile faster.
+_JIT_INLINE = dict(_JIT, inline="always")
 
 # Activation codes (mapped from strings in Python).
 IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
@@ -85,7 +90,7 @@ SMALL_ROWS = 16
 H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM = 0, 1, 2, 3, 4
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _sigmoid(z):
     # Branch on the sign so that exp never overflows.
     if z >= 0.0:
@@ -94,7 +99,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _activate(z, code):
     if code == RELU:
         return z if z > 0.0 else 0.0
@@ -105,7 +110,7 @@ def _activate(z, code):
     return z
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _activation_derivative(a, code):
     # Derivative expressed through the activation's output ``a``.
     if code == RELU:
@@ -117,12 +122,12 @@ def _activation_derivative(a, code):
     return 1.0
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _chunk_bounds(c, n_chunks, n_rows):
     return (c * n_rows) // n_chunks, ((c + 1) * n_rows) // n_chunks
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _layer_view(buf, layers, layer, rows):
     """2-D view ``(rows, width)`` of one layer's slot in a flat row buffer.
 
@@ -134,7 +139,7 @@ def _layer_view(buf, layers, layer, rows):
     return buf[off : off + rows * width].reshape(rows, width)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _dense_weights(params, layers, layer):
     w_off = layers[layer, W_OFF]
     fan_in = layers[layer, FAN_IN]
@@ -142,7 +147,7 @@ def _dense_weights(params, layers, layer):
     return params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _block_weights(params, layers, layer):
     w_off = layers[layer, W_OFF]
     n_blocks = layers[layer, N_BLOCKS]
@@ -362,6 +367,8 @@ def _predict_parallel(
 ):
     """:func:`_predict_block` over all samples in blocks of ``block_rows``.
 
+    One block (or none) runs serially, without a parallel-region launch.
+
     Notes
     -----
     Parallel over row blocks; each block owns its scratch buffers and its rows
@@ -370,6 +377,23 @@ def _predict_parallel(
     """
     n_samples = out.shape[0]
     n_blocks = (n_samples + block_rows - 1) // block_rows
+    if n_blocks <= 1:  # serially, without a parallel-region launch
+        _predict_block(
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            params,
+            layers,
+            act_code,
+            0,
+            n_samples,
+            row_width,
+            sigmoid,
+            out,
+        )
+        return
     for blk in prange(n_blocks):
         start = np.int64(blk) * block_rows
         m = min(block_rows, n_samples - start)
@@ -740,7 +764,34 @@ def _chunks_parallel(
     grads,
     loss_parts,
 ):
-    """Run :func:`_chunk_step` for every row chunk, one chunk per iteration."""
+    """Run :func:`_chunk_step` for every row chunk, one chunk per iteration.
+
+    A single chunk runs serially (no parallel-region launch).
+    """
+    if n_chunks == 1:
+        _chunk_step(
+            0,
+            1,
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            Y,
+            sw,
+            pos_weight,
+            rows,
+            inv_sw_sum,
+            Xb,
+            params,
+            layers,
+            act_code,
+            acts,
+            deltas,
+            grads,
+            loss_parts,
+        )
+        return
     for c in prange(n_chunks):
         # prange indices are unsigned: cast so that the callees keep the int64
         # specialisation the serial path already compiled.
@@ -785,7 +836,29 @@ def _optimizer_parallel(
     l2_scale,
     sq_parts,
 ):
-    """Run :func:`_optimizer_chunk` for every parameter chunk."""
+    """Run :func:`_optimizer_chunk` for every parameter chunk.
+
+    A single chunk runs serially (no parallel-region launch).
+    """
+    if n_chunks == 1:
+        _optimizer_chunk(
+            0,
+            1,
+            params,
+            grads,
+            state,
+            n_weights,
+            owner,
+            frozen,
+            group_lr,
+            solver,
+            nesterov,
+            adam_scale,
+            hyper,
+            l2_scale,
+            sq_parts,
+        )
+        return
     for c in prange(n_chunks):
         _optimizer_chunk(
             np.int64(c),
@@ -913,51 +986,27 @@ def _fit_epoch(
         if sw_sum <= 0.0:
             continue  # an all-zero-weight batch carries no information
         inv_sw_sum = 1.0 / sw_sum
-        if n_chunks == 1:
-            _chunk_step(
-                0,
-                1,
-                X,
-                data,
-                indices,
-                indptr,
-                is_sparse,
-                Y,
-                sw,
-                pos_weight,
-                rows,
-                inv_sw_sum,
-                Xb,
-                params,
-                layers,
-                act_code,
-                acts,
-                deltas,
-                grads,
-                loss_parts,
-            )
-        else:
-            _chunks_parallel(
-                n_chunks,
-                X,
-                data,
-                indices,
-                indptr,
-                is_sparse,
-                Y,
-                sw,
-                pos_weight,
-                rows,
-                inv_sw_sum,
-                Xb,
-                params,
-                layers,
-                act_code,
-                acts,
-                deltas,
-                grads,
-                loss_parts,
-            )
+        _chunks_parallel(
+            n_chunks,
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            Y,
+            sw,
+            pos_weight,
+            rows,
+            inv_sw_sum,
+            Xb,
+            params,
+            layers,
+            act_code,
+            acts,
+            deltas,
+            grads,
+            loss_parts,
+        )
         for c in range(n_chunks):
             for j in range(label_loss.shape[0]):
                 label_loss[j] += loss_parts[c, j] * inv_sw_sum * m
@@ -969,41 +1018,22 @@ def _fit_epoch(
                 1.0 - hyper[H_BETA1] ** t
             )
         l2_scale = alpha * inv_sw_sum
-        if n_opt_chunks == 1:
-            _optimizer_chunk(
-                0,
-                1,
-                params,
-                grads,
-                state,
-                n_weights,
-                owner,
-                frozen,
-                group_lr,
-                solver,
-                nesterov,
-                adam_scale,
-                hyper,
-                l2_scale,
-                sq_parts,
-            )
-        else:
-            _optimizer_parallel(
-                n_opt_chunks,
-                params,
-                grads,
-                state,
-                n_weights,
-                owner,
-                frozen,
-                group_lr,
-                solver,
-                nesterov,
-                adam_scale,
-                hyper,
-                l2_scale,
-                sq_parts,
-            )
+        _optimizer_parallel(
+            n_opt_chunks,
+            params,
+            grads,
+            state,
+            n_weights,
+            owner,
+            frozen,
+            group_lr,
+            solver,
+            nesterov,
+            adam_scale,
+            hyper,
+            l2_scale,
+            sq_parts,
+        )
         for c in range(n_opt_chunks):
             for g in range(group_l2.shape[0]):
                 group_l2[g] += 0.5 * l2_scale * sq_parts[c, g] * m
