@@ -25,8 +25,12 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
     (``hidden_layer_sizes`` is the size of *each* label's network), so grids and
     benchmark configurations carry over unchanged.
 
-    Each label converges on its own: a label whose loss (or validation loss) has
-    stopped improving is frozen while the others keep training.
+    Each label converges on its own: a label whose training loss has stopped
+    improving by ``tol`` for ``n_iter_no_change`` epochs is frozen while the
+    others keep training. With ``early_stopping=True`` all labels are monitored
+    together on the summed validation loss (or ``scoring``), as in
+    :class:`MultiHeadMLPClassifier`: a per-label validation loss measured on a
+    few dozen held-out rows is too noisy to stop rare labels one by one.
 
     Read more in the :ref:`User Guide <user_guide>`.
 
@@ -53,7 +57,8 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
     {attributes}
     n_iter_ : ndarray of shape (n_labels,)
         Number of epochs each label's network was trained for by the last
-        ``fit`` (labels stop at different epochs; ``partial_fit`` adds one).
+        ``fit`` (labels stop at different epochs; 0 for a constant label;
+        ``partial_fit`` adds one to every label).
 
     See Also
     --------
