@@ -1,0 +1,46 @@
+"""scikit-learn's estimator checks on both estimators."""
+
+import warnings
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    parametrize_with_checks,
+)
+
+from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
+
+# Only failures a reviewer would accept, each with one concrete sentence.
+EXPECTED_FAILED_CHECKS = {
+    "MultiHeadMLPClassifier": {},
+    "BinaryRelevanceMLPClassifier": {},
+}
+
+
+def _instances():
+    # Small networks and max_iter keep the checks fast (sklearn uses max_iter=100
+    # for MLPClassifier in its own common tests).
+    yield MultiHeadMLPClassifier(hidden_layer_sizes=(8,), max_iter=100, random_state=0)
+    yield BinaryRelevanceMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=100, random_state=0
+    )
+
+
+@parametrize_with_checks(
+    list(_instances()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(
+        type(est).__name__, {}
+    ),
+)
+def test_estimators(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator", list(_instances()), ids=lambda est: type(est).__name__
+)
+def test_check_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)

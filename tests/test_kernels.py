@@ -1,0 +1,963 @@
+"""Numba kernels against the naive NumPy reference in ``_reference.py``.
+
+The kernels are called directly (``_kernels._predict_parallel``,
+``_kernels._fit_epoch``) or through ``_engine.predict_raw``, on plans built by
+the estimators' ``_make_plan``. Every scratch buffer handed to ``_fit_epoch`` is
+filled with NaN first, so a kernel that reads memory it has not written shows
+up as NaN.
+
+Gradients are read back from one SGD step with ``momentum=0``: the stored
+velocity is ``-lr * g`` (exact for ``lr = 0.5``), and the parameter change must
+equal it.
+"""
+
+from dataclasses import dataclass
+
+import _reference as ref
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+
+from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier, _engine
+from skmultihead import _kernels as K
+
+ACTIVATIONS = ref.ACTIVATIONS
+LAYOUTS = ("multihead", "binary_relevance")
+LR = 0.5  # a power of two: the velocity -LR * g is exact
+
+# (n_samples, n_features, hidden_layer_sizes, n_labels)
+FORWARD_SHAPES = [
+    (1, 1, (1,), 1),
+    (7, 3, (5,), 2),
+    (6, 4, (3, 2), 3),
+    (5, 2, (2, 3, 2), 4),
+    (40, 5, (6, 4), 3),  # more than SMALL_ROWS rows: BLAS products
+]
+GRADIENT_SHAPES = [
+    (1, 1, (1,), 1),
+    (7, 3, (4,), 2),
+    (9, 4, (3, 2), 3),
+    (8, 2, (2, 3, 2), 4),
+    (40, 5, (6, 4), 3),  # chunks of 40/20 rows use BLAS, of 10 rows loops
+]
+
+
+def _ids(shape):
+    n, f, h, L = shape
+    return f"n{n}-f{f}-h{'x'.join(map(str, h))}-L{L}"
+
+
+# ------------------------------------------------------------------------------
+# Helpers
+# ------------------------------------------------------------------------------
+
+
+def make_plan(layout, n_features, n_labels, hidden):
+    est = (
+        MultiHeadMLPClassifier()
+        if layout == "multihead"
+        else BinaryRelevanceMLPClassifier()
+    )
+    return est._make_plan(n_features, n_labels, list(hidden))
+
+
+def make_params(plan, seed, scale=0.8, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    return rng.uniform(-scale, scale, plan.n_params).astype(dtype)
+
+
+@dataclass
+class Problem:
+    X: np.ndarray  # dense float64
+    Y: np.ndarray  # float64 with NaN = missing
+    sw: np.ndarray
+    pos_weight: np.ndarray
+
+
+def make_problem(
+    n_samples, n_features, n_labels, seed, *, nan=True, weights=True, pos_weight=True
+):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    X[rng.uniform(size=X.shape) < 0.3] = 0.0  # some structural zeros for CSR
+    Y = (rng.uniform(size=(n_samples, n_labels)) < 0.5).astype(np.float64)
+    if nan and n_samples > 1:
+        Y[rng.uniform(size=Y.shape) < 0.25] = np.nan
+    sw = rng.uniform(0.2, 3.0, n_samples) if weights else np.ones(n_samples)
+    if weights and n_samples > 2:
+        sw[1] = 0.0  # a zero weight inside a batch
+    pw = rng.uniform(0.3, 4.0, n_labels) if pos_weight else np.ones(n_labels)
+    return Problem(X, Y, sw, pw)
+
+
+def as_input(X, kind, dtype):
+    X = np.ascontiguousarray(X, dtype=dtype)
+    if kind == "csr":
+        Xs = sparse.csr_matrix(X)
+        assert Xs.indices.dtype == np.int32
+        return Xs
+    return X
+
+
+def label_owner(plan):
+    """Convergence group of every parameter, derived from the reference layout."""
+    if plan.n_groups == 1:
+        return np.zeros(plan.n_params, dtype=np.int64)
+    nets = ref.split_labels(np.zeros(plan.n_params), plan.blocks)
+    filled = [
+        ([np.full_like(W, j) for W in c], [np.full_like(b, j) for b in i])
+        for j, (c, i) in enumerate(nets)
+    ]
+    return ref.merge_label_grads(filled, plan.blocks).astype(np.int64)
+
+
+@dataclass
+class EpochResult:
+    params: np.ndarray
+    state: np.ndarray
+    t: int
+    label_loss: np.ndarray  # sums over batches of batch loss * batch size
+    group_l2: np.ndarray
+
+
+def kernel_epoch(
+    X,
+    prob,
+    plan,
+    params,
+    activation,
+    *,
+    solver="sgd",
+    lr=LR,
+    momentum=0.0,
+    nesterov=False,
+    alpha=0.0,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    batch_size=None,
+    order=None,
+    n_chunks=1,
+    n_opt_chunks=1,
+    state=None,
+    t=0,
+    frozen=None,
+    group_lr=None,
+    n_threads=1,
+):
+    """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
+    dtype = params.dtype
+    n = X.shape[0]
+    batch_size = n if batch_size is None else batch_size
+    order = np.arange(n) if order is None else np.asarray(order, dtype=np.int64)
+    params = params.copy()
+    code = K.ADAM if solver == "adam" else K.SGD
+    if state is None:
+        state = np.zeros((2 if code == K.ADAM else 1, plan.n_params), dtype=dtype)
+    state = state.copy()
+    inputs = _engine.split_input(X, dtype)
+    acts = np.full(batch_size * plan.row_width, np.nan, dtype=dtype)
+    deltas = np.full_like(acts, np.nan)
+    Xb = np.full((0 if inputs[4] else batch_size, plan.n_features), np.nan, dtype)
+    grads = np.full((n_chunks, plan.n_params), np.nan, dtype=dtype)
+    n_labels = prob.Y.shape[1]
+    loss_parts = np.full((n_chunks, n_labels), np.nan)
+    sq_parts = np.full((n_opt_chunks, plan.n_groups), np.nan)
+    label_loss = np.full(n_labels, np.nan)
+    group_l2 = np.full(plan.n_groups, np.nan)
+    if frozen is None:
+        frozen = np.zeros(plan.n_groups, dtype=np.bool_)
+    if group_lr is None:
+        group_lr = np.full(plan.n_groups, float(lr))
+    hyper = np.array([alpha, beta_1, beta_2, epsilon, momentum], dtype=np.float64)
+    with _engine.engine_context(n_threads) as used:
+        assert used == n_threads
+        t = K._fit_epoch(
+            *inputs,
+            prob.Y.astype(dtype),
+            prob.sw.astype(dtype),
+            prob.pos_weight.astype(dtype),
+            order,
+            batch_size,
+            params,
+            plan.table,
+            plan.n_weights,
+            plan.owner,
+            frozen,
+            np.asarray(group_lr, dtype=np.float64),
+            _engine.ACTIVATION_CODES[activation],
+            code,
+            bool(nesterov),
+            hyper,
+            t,
+            acts,
+            deltas,
+            Xb,
+            grads,
+            state,
+            loss_parts,
+            sq_parts,
+            label_loss,
+            group_l2,
+        )
+    return EpochResult(params, state, int(t), label_loss, group_l2)
+
+
+def kernel_gradient(X, prob, plan, params, activation, alpha, **kwargs):
+    """Gradient used by one full-batch SGD step (``momentum=0``)."""
+    res = kernel_epoch(X, prob, plan, params, activation, alpha=alpha, **kwargs)
+    assert res.t == 1
+    grad = -res.state[0] / LR
+    if params.dtype == np.float64:
+        # The parameter change is exactly the velocity (p + v, rounded once).
+        assert_array_equal(res.params, params + res.state[0])
+    else:
+        # float32: the kernel adds the float64 velocity before rounding.
+        assert_allclose(res.params, params + res.state[0], rtol=1e-6, atol=1e-7)
+    return grad, res
+
+
+def reference_gradient(prob, plan, params, activation, alpha):
+    """Reference gradient of the full-batch objective (dense ``prob.X``)."""
+    return ref.flat_gradient(
+        prob.X,
+        prob.Y,
+        params.astype(np.float64),
+        plan.blocks,
+        activation,
+        prob.sw,
+        prob.pos_weight,
+        alpha,
+    )
+
+
+def reference_per_label_gradient(prob, plan, params, activation, alpha):
+    """Binary relevance as ``n_labels`` separate dense networks."""
+    nets = ref.split_labels(params, plan.blocks)
+    grads = []
+    for j, (coefs, intercepts) in enumerate(nets):
+        grads.append(
+            ref.backward(
+                prob.X,
+                prob.Y[:, j : j + 1],
+                coefs,
+                intercepts,
+                activation,
+                prob.sw,
+                prob.pos_weight[j : j + 1],
+                alpha,
+            )
+        )
+    return ref.merge_label_grads(grads, plan.blocks)
+
+
+def assert_grad_close(actual, desired, rtol, err_msg=""):
+    """Element-wise ``rtol``, with an absolute floor for cancelled entries."""
+    scale = np.max(np.abs(desired)) if desired.size else 1.0
+    assert_allclose(
+        actual, desired, rtol=rtol, atol=rtol * 1e-3 * scale, err_msg=err_msg
+    )
+
+
+# ------------------------------------------------------------------------------
+# The reference itself
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("hidden", [(4,), (3, 5)])
+def test_reference_matches_sklearn_backprop(activation, hidden):
+    """The oracle agrees with MLPClassifier._backprop (pos_weight 1, no NaN)."""
+    from sklearn.neural_network import MLPClassifier
+
+    prob = make_problem(11, 3, 2, seed=0, nan=False, pos_weight=False)
+    plan = make_plan("multihead", 3, 2, hidden)
+    coefs, intercepts = ref.unflatten(make_params(plan, 1), plan.blocks)
+    alpha = 0.7
+    clf = MLPClassifier(hidden_layer_sizes=hidden, activation=activation, alpha=alpha)
+    clf.coefs_, clf.intercepts_ = coefs, intercepts
+    clf.n_layers_ = len(coefs) + 1
+    clf.out_activation_ = "logistic"
+    n = len(coefs)
+    acts = [prob.X] + [None] * n
+    loss, cg, ig = clf._backprop(
+        prob.X, prob.Y, prob.sw, acts, [None] * n, [None] * n, [None] * n
+    )
+    args = (prob.X, prob.Y, coefs, intercepts, activation, prob.sw, prob.pos_weight)
+    assert_allclose(ref.loss(*args, alpha), loss, rtol=1e-12)
+    rcg, rig = ref.backward(*args, alpha)
+    for a, b in zip(rcg + rig, cg + ig):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("shape", GRADIENT_SHAPES[1:], ids=_ids)
+def test_reference_gradient_finite_differences(activation, layout, shape):
+    n, f, hidden, L = shape
+    prob = make_problem(n, f, L, seed=3)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 4)
+    alpha = 0.3
+    tail = (plan.blocks, activation, prob.sw, prob.pos_weight, alpha)
+    _check_relu_margin(prob.X, params, plan, activation)
+    grad = ref.flat_gradient(prob.X, prob.Y, params, *tail)
+    fd = ref.finite_difference_gradient(
+        lambda p: ref.flat_loss(prob.X, prob.Y, p, *tail), params, eps=1e-6
+    )
+    assert np.linalg.norm(fd - grad) <= 1e-6 * np.linalg.norm(grad)
+    # element-wise: the absolute floor is the central-difference round-off
+    # (~ 1e-16 * |loss| / eps)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+    if layout == "binary_relevance":
+        # The block-diagonal view and the per-label networks agree.
+        per_label = reference_per_label_gradient(prob, plan, params, activation, alpha)
+        assert_allclose(per_label, grad, rtol=1e-12, atol=1e-15)
+
+
+def _check_relu_margin(X, params, plan, activation, margin=1e-5):
+    """Finite differences need pre-activations away from the relu kink.
+
+    A step of 1e-6 moves a pre-activation by at most ~1e-6 * max|input| < 1e-5.
+    """
+    if activation != "relu":
+        return
+    coefs, intercepts = ref.unflatten(params, plan.blocks)
+    zs, _ = ref.forward(X, coefs, intercepts, activation)
+    for z in zs[:-1]:
+        assert np.min(np.abs(z)) > margin, "test data too close to the relu kink"
+
+
+def test_label_owner_matches_plan():
+    for layout in LAYOUTS:
+        for _, f, hidden, L in GRADIENT_SHAPES:
+            plan = make_plan(layout, f, L, hidden)
+            assert_array_equal(plan.owner, label_owner(plan))
+            assert plan.n_weights == ref.weight_mask(plan.blocks).sum()
+
+
+@pytest.mark.parametrize("hidden", [(1,), (3,), (2, 3), (2, 1, 2)])
+def test_binary_relevance_views_match_reference_split(hidden):
+    """The estimator's coefs_/intercepts_ views read the layout as the oracle does."""
+    est = BinaryRelevanceMLPClassifier()
+    plan = est._make_plan(3, 4, list(hidden))
+    params = make_params(plan, 0)
+    nets = ref.split_labels(params, plan.blocks)
+    for layer in range(len(plan.blocks)):
+        W = est._coef_view(layer, params, plan)
+        b = est._intercept_view(layer, params, plan)
+        for j, (coefs, intercepts) in enumerate(nets):
+            assert_array_equal(W[j], coefs[layer])
+            assert_array_equal(b[j], intercepts[layer])
+
+
+# ------------------------------------------------------------------------------
+# (a) Forward pass
+# ------------------------------------------------------------------------------
+
+
+def _reference_logits(X, params, plan, activation):
+    coefs, intercepts = ref.unflatten(params.astype(np.float64), plan.blocks)
+    Xd = X.toarray() if sparse.issparse(X) else X
+    return ref.predict_logits(Xd.astype(np.float64), coefs, intercepts, activation)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("shape", FORWARD_SHAPES, ids=_ids)
+def test_predict_matches_reference(shape, activation, layout, kind, dtype):
+    n, f, hidden, L = shape
+    prob = make_problem(n, f, L, seed=10)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 11, dtype=dtype)
+    X = as_input(prob.X, kind, dtype)
+    expected = _reference_logits(X, params, plan, activation)
+    rtol, atol = (1e-12, 1e-14) if dtype == np.float64 else (1e-5, 1e-6)
+    with _engine.engine_context(1):
+        logits = _engine.predict_raw(
+            X, params, plan, _engine.ACTIVATION_CODES[activation], False
+        )
+        proba = _engine.predict_raw(
+            X, params, plan, _engine.ACTIVATION_CODES[activation], True
+        )
+    assert logits.dtype == dtype and logits.shape == (n, L)
+    assert_allclose(logits, expected, rtol=rtol, atol=atol)
+    assert_allclose(proba, ref._sigmoid(expected), rtol=rtol, atol=atol)
+    if layout == "binary_relevance":
+        # Each label's logit is that of its own dense network.
+        for j, (coefs, intercepts) in enumerate(ref.split_labels(params, plan.blocks)):
+            zj = ref.predict_logits(prob.X.astype(dtype), coefs, intercepts, activation)
+            assert_allclose(logits[:, j], zj[:, 0], rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_predict_without_hidden_layer(layout, kind):
+    """hidden_layer_sizes=() is a single (dense) output layer."""
+    prob = make_problem(5, 3, 2, seed=1)
+    plan = make_plan(layout, 3, 2, ())
+    params = make_params(plan, 2)
+    X = as_input(prob.X, kind, np.float64)
+    with _engine.engine_context(1):
+        logits = _engine.predict_raw(X, params, plan, K.RELU, False)
+    assert_allclose(logits, _reference_logits(X, params, plan, "relu"), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "n, block_rows", [(7, 1), (7, 3), (7, 7), (7, 100), (40, 17), (40, 40)]
+)
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_predict_row_blocks(n, block_rows, kind, layout):
+    """Several (and partial) row blocks, run on 2 threads, give the same rows."""
+    prob = make_problem(n, 3, 3, seed=5)
+    plan = make_plan(layout, 3, 3, (4, 2))
+    params = make_params(plan, 6)
+    X = as_input(prob.X, kind, np.float64)
+    inputs = _engine.split_input(X, np.float64)
+    out = np.full((n, 3), np.nan)
+    with _engine.engine_context(2):
+        K._predict_parallel(
+            *inputs, params, plan.table, K.TANH, block_rows, plan.row_width, False, out
+        )
+    assert_allclose(
+        out, _reference_logits(X, params, plan, "tanh"), rtol=1e-12, atol=1e-14
+    )
+
+
+def test_predict_empty_and_csr_empty_rows():
+    plan = make_plan("multihead", 3, 2, (4,))
+    params = make_params(plan, 0)
+    with _engine.engine_context(1):
+        out = _engine.predict_raw(np.empty((0, 3)), params, plan, K.RELU, True)
+        assert out.shape == (0, 2)
+        X = sparse.csr_matrix(np.array([[0.0, 0, 0], [1.0, 0, -2.0], [0, 0, 0]]))
+        logits = _engine.predict_raw(X, params, plan, K.RELU, False)
+    assert_allclose(logits, _reference_logits(X, params, plan, "relu"), rtol=1e-12)
+
+
+def _non_canonical_csr():
+    """CSR with unsorted column indices, a duplicate entry and an empty row."""
+    data = np.array([2.0, -1.0, 0.5, 0.25, 3.0, -2.0])
+    indices = np.array([2, 0, 2, 1, 1, 0], dtype=np.int32)
+    indptr = np.array([0, 3, 3, 6], dtype=np.int32)
+    X = sparse.csr_matrix((data, indices, indptr), shape=(3, 3))
+    assert not X.has_canonical_format
+    return X
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_non_canonical_csr(layout):
+    """Duplicates add up (scipy semantics) in the forward and backward passes."""
+    X = _non_canonical_csr()
+    Xd = X.toarray()
+    prob = make_problem(3, 3, 2, seed=7)
+    prob.X = Xd
+    plan = make_plan(layout, 3, 2, (3,))
+    params = make_params(plan, 8)
+    with _engine.engine_context(1):
+        logits = _engine.predict_raw(X, params, plan, K.TANH, False)
+    assert_allclose(logits, _reference_logits(Xd, params, plan, "tanh"), rtol=1e-12)
+    grad, _ = kernel_gradient(X, prob, plan, params, "tanh", 0.1, n_chunks=2)
+    expected = reference_gradient(prob, plan, params, "tanh", 0.1)
+    assert_grad_close(grad, expected, rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------
+# (b) Gradient of one full mini-batch
+# ------------------------------------------------------------------------------
+
+CHUNKINGS = [(1, 1), (2, 3), (4, 2)]  # (row chunks, optimizer chunks)
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS, ids=lambda c: f"rows{c[0]}-opt{c[1]}")
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("shape", GRADIENT_SHAPES, ids=_ids)
+def test_batch_gradient_matches_reference(shape, activation, layout, kind, chunks):
+    n, f, hidden, L = shape
+    prob = make_problem(n, f, L, seed=20)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 21)
+    alpha = 0.3
+    X = as_input(prob.X, kind, np.float64)
+    grad, res = kernel_gradient(
+        X,
+        prob,
+        plan,
+        params,
+        activation,
+        alpha,
+        n_chunks=chunks[0],
+        n_opt_chunks=chunks[1],
+    )
+    expected = reference_gradient(prob, plan, params, activation, alpha)
+    assert_grad_close(grad, expected, rtol=1e-10)
+    if layout == "binary_relevance":
+        per_label = reference_per_label_gradient(prob, plan, params, activation, alpha)
+        assert_grad_close(grad, per_label, rtol=1e-10)
+    # (e) for one batch: the reported loss is the reference objective.
+    coefs, intercepts = ref.unflatten(params, plan.blocks)
+    Z = ref.predict_logits(prob.X, coefs, intercepts, activation)
+    losses = ref.label_losses(Z, prob.Y, prob.sw, prob.pos_weight)
+    assert_allclose(res.label_loss / n, losses, rtol=1e-12, atol=1e-15)
+    owner = label_owner(plan)
+    weights = ref.weight_mask(plan.blocks)
+    l2 = [
+        0.5 * alpha * np.sum(params[weights & (owner == g)] ** 2) / prob.sw.sum()
+        for g in range(plan.n_groups)
+    ]
+    assert_allclose(res.group_l2 / n, l2, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_batch_gradient_float32(activation, layout, kind):
+    n, f, hidden, L = 9, 4, (3, 2), 3
+    prob = make_problem(n, f, L, seed=30)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 31, dtype=np.float32)
+    X = as_input(prob.X, kind, np.float32)
+    grad, res = kernel_gradient(X, prob, plan, params, activation, 0.3, n_chunks=2)
+    assert grad.dtype == np.float32
+    Xr = prob.X.astype(np.float32).astype(np.float64)
+    prob64 = Problem(
+        Xr, prob.Y, prob.sw.astype(np.float32), prob.pos_weight.astype(np.float32)
+    )
+    expected = reference_gradient(prob64, plan, params, activation, 0.3)
+    assert_grad_close(grad, expected, rtol=2e-4)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gradient_variants_isolated(layout):
+    """pos_weight, NaN labels, sample weights and alpha, one at a time."""
+    n, f, hidden, L = 8, 3, (4, 3), 3
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 41)
+    variants = {
+        "plain": dict(nan=False, weights=False, pos_weight=False),
+        "nan": dict(nan=True, weights=False, pos_weight=False),
+        "weights": dict(nan=False, weights=True, pos_weight=False),
+        "pos_weight": dict(nan=False, weights=False, pos_weight=True),
+    }
+    for name, kw in variants.items():
+        prob = make_problem(n, f, L, seed=40, **kw)
+        for alpha in (0.0, 1.5):
+            grad, _ = kernel_gradient(prob.X, prob, plan, params, "tanh", alpha)
+            expected = reference_gradient(prob, plan, params, "tanh", alpha)
+            assert_grad_close(grad, expected, rtol=1e-10, err_msg=f"{name}, {alpha=}")
+
+
+def test_gradient_nan_label_column_is_zero():
+    """A label that is NaN everywhere contributes no gradient at all."""
+    prob = make_problem(6, 3, 3, seed=0, nan=False)
+    prob.Y[:, 1] = np.nan
+    plan = make_plan("binary_relevance", 3, 3, (2,))
+    params = make_params(plan, 1)
+    grad, res = kernel_gradient(prob.X, prob, plan, params, "tanh", alpha=0.0)
+    assert_array_equal(grad[plan.owner == 1], 0.0)
+    assert res.label_loss[1] == 0.0
+    assert np.all(grad[plan.owner != 1] != 0.0)
+
+
+# ------------------------------------------------------------------------------
+# (c) Kernel gradient against finite differences of the kernel forward pass
+# ------------------------------------------------------------------------------
+
+
+def _kernel_loss(X, prob, plan, activation, alpha):
+    code = _engine.ACTIVATION_CODES[activation]
+
+    def f(p):
+        with _engine.engine_context(1):
+            Z = _engine.predict_raw(X, p, plan, code, False)
+        data = ref.label_losses(Z, prob.Y, prob.sw, prob.pos_weight).sum()
+        w = p[: plan.n_weights]
+        return data + 0.5 * alpha * np.dot(w, w) / prob.sw.sum()
+
+    return f
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_kernel_gradient_finite_differences(activation, layout, kind):
+    n, f, hidden, L = 9, 3, (3, 2), 3
+    prob = make_problem(n, f, L, seed=3)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 4)
+    _check_relu_margin(prob.X, params, plan, activation)
+    X = as_input(prob.X, kind, np.float64)
+    alpha = 0.3
+    grad, _ = kernel_gradient(X, prob, plan, params, activation, alpha, n_chunks=2)
+    fd = ref.finite_difference_gradient(
+        _kernel_loss(X, prob, plan, activation, alpha), params
+    )
+    assert np.linalg.norm(fd - grad) <= 1e-6 * np.linalg.norm(grad)
+    # element-wise: the absolute floor is the central-difference round-off
+    # (~ 1e-16 * |loss| / eps)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------
+# (d) Optimizer steps over consecutive batches, (e) epoch loss
+# ------------------------------------------------------------------------------
+
+
+def _reference_epoch(
+    prob,
+    plan,
+    params,
+    activation,
+    *,
+    solver,
+    lr,
+    momentum,
+    nesterov,
+    alpha,
+    beta_1,
+    beta_2,
+    epsilon,
+    batch_size,
+    order,
+    state,
+    t,
+    frozen,
+    group_lr,
+):
+    """sklearn's loop: per batch, gradient at the current params, one step."""
+    params = params.astype(np.float64).copy()
+    state = state.astype(np.float64).copy()
+    owner = label_owner(plan)
+    weights = ref.weight_mask(plan.blocks)
+    active = ~frozen[owner]
+    lr_vec = np.asarray(group_lr, dtype=np.float64)[owner]
+    n = order.size
+    label_loss = np.zeros(prob.Y.shape[1])
+    group_l2 = np.zeros(plan.n_groups)
+    for start in range(0, n, batch_size):
+        rows = order[start : start + batch_size]
+        m = rows.size
+        sw = prob.sw[rows]
+        if sw.sum() <= 0:
+            continue
+        coefs, intercepts = ref.unflatten(params, plan.blocks)
+        Z = ref.predict_logits(prob.X[rows], coefs, intercepts, activation)
+        label_loss += ref.label_losses(Z, prob.Y[rows], sw, prob.pos_weight) * m
+        for g in range(plan.n_groups):
+            if not frozen[g]:
+                sq = np.sum(params[weights & (owner == g)] ** 2)
+                group_l2[g] += 0.5 * alpha * sq / sw.sum() * m
+        grad = ref.flat_gradient(
+            prob.X[rows],
+            prob.Y[rows],
+            params,
+            plan.blocks,
+            activation,
+            sw,
+            prob.pos_weight,
+            alpha,
+        )
+        if solver == "adam":
+            new, m1, v1, t1 = ref.adam_step(
+                params, grad, state[0], state[1], t, lr_vec, beta_1, beta_2, epsilon
+            )
+            t = t1
+            state[0, active], state[1, active] = m1[active], v1[active]
+        else:
+            new, vel = ref.sgd_step(params, grad, state[0], lr_vec, momentum, nesterov)
+            t += 1
+            state[0, active] = vel[active]
+        params[active] = new[active]
+    return EpochResult(params, state, t, label_loss, group_l2)
+
+
+OPTIMIZERS = {
+    "sgd": dict(solver="sgd", lr=0.1, momentum=0.0, nesterov=False),
+    "momentum": dict(solver="sgd", lr=0.1, momentum=0.9, nesterov=False),
+    "nesterov": dict(solver="sgd", lr=0.1, momentum=0.9, nesterov=True),
+    "adam": dict(solver="adam", lr=0.01, momentum=0.9, nesterov=True),
+}
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_optimizer_three_batches(optimizer, layout, kind):
+    n, f, hidden, L = 12, 3, (4, 3), 3
+    prob = make_problem(n, f, L, seed=50)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 51)
+    X = as_input(prob.X, kind, np.float64)
+    opts = dict(OPTIMIZERS[optimizer], alpha=0.2, beta_1=0.8, beta_2=0.95, epsilon=1e-7)
+    order = np.random.RandomState(52).permutation(n)
+    frozen = np.zeros(plan.n_groups, dtype=bool)
+    group_lr = np.full(plan.n_groups, opts["lr"])
+    if layout == "binary_relevance":
+        frozen[1] = True
+        group_lr[2] *= 0.5
+    solver = opts["solver"]
+    state = np.zeros((2 if solver == "adam" else 1, plan.n_params))
+    run = dict(opts, batch_size=4, order=order, frozen=frozen, group_lr=group_lr)
+    t = 5 if solver == "adam" else 0
+    # Two epochs of three batches each: state and t carried over.
+    res = kernel_epoch(
+        X,
+        prob,
+        plan,
+        params,
+        "tanh",
+        state=state,
+        t=t,
+        n_chunks=2,
+        n_opt_chunks=2,
+        **run,
+    )
+    expected = _reference_epoch(prob, plan, params, "tanh", state=state, t=t, **run)
+    for _ in range(2):
+        assert res.t == expected.t
+        assert_allclose(res.params, expected.params, rtol=1e-10, atol=1e-13)
+        assert_allclose(res.state, expected.state, rtol=1e-9, atol=1e-14)
+        assert_allclose(res.label_loss / n, expected.label_loss / n, rtol=1e-12)
+        assert_allclose(res.group_l2 / n, expected.group_l2 / n, rtol=1e-12)
+        if layout == "binary_relevance":
+            label1 = plan.owner == 1
+            assert_array_equal(res.params[label1], params[label1])
+            assert res.group_l2[1] == 0.0
+        res = kernel_epoch(
+            X, prob, plan, res.params, "tanh", state=res.state, t=res.t, **run
+        )
+        expected = _reference_epoch(
+            prob,
+            plan,
+            expected.params,
+            "tanh",
+            state=expected.state,
+            t=expected.t,
+            **run,
+        )
+
+
+def test_adam_step_formula():
+    """One Adam step on a known gradient, written out by hand."""
+    prob = make_problem(5, 2, 2, seed=60)
+    plan = make_plan("multihead", 2, 2, (3,))
+    params = make_params(plan, 61)
+    g = reference_gradient(prob, plan, params, "logistic", 0.1)
+    res = kernel_epoch(
+        prob.X, prob, plan, params, "logistic", solver="adam", lr=1e-3, alpha=0.1, t=0
+    )
+    m = 0.1 * g
+    v = 0.001 * g * g
+    step = 1e-3 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    assert res.t == 1
+    assert_allclose(res.state[0], m, rtol=1e-10)
+    assert_allclose(res.state[1], v, rtol=1e-10)
+    assert_allclose(res.params, params - step * m / (np.sqrt(v) + 1e-8), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 4])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_epoch_loss_uneven_batches(layout, n_chunks):
+    """(e) label_loss/group_l2 follow sklearn: sum of batch loss x batch size.
+
+    Batches of 4, 4 and 2 rows; with 4 row chunks the last batch has empty chunks.
+    """
+    n, f, hidden, L = 10, 3, (3,), 2
+    prob = make_problem(n, f, L, seed=70)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 71)
+    run = dict(
+        solver="sgd",
+        lr=0.05,
+        momentum=0.5,
+        nesterov=True,
+        alpha=0.4,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        batch_size=4,
+        order=np.arange(n),
+        frozen=np.zeros(plan.n_groups, bool),
+        group_lr=np.full(plan.n_groups, 0.05),
+    )
+    state = np.zeros((1, plan.n_params))
+    res = kernel_epoch(
+        prob.X, prob, plan, params, "relu", state=state, n_chunks=n_chunks, **run
+    )
+    expected = _reference_epoch(prob, plan, params, "relu", state=state, t=0, **run)
+    assert res.t == expected.t == 3
+    assert_allclose(res.label_loss, expected.label_loss, rtol=1e-12)
+    assert_allclose(res.group_l2, expected.group_l2, rtol=1e-12)
+    assert_allclose(res.params, expected.params, rtol=1e-10, atol=1e-13)
+
+    # Through the EpochRunner: the same values divided by n.
+    runner = _engine.EpochRunner(
+        prob.X, prob.Y, prob.sw, prob.pos_weight, plan, 4, np.float64
+    )
+    p = params.copy()
+    st = np.zeros((1, plan.n_params))
+    hyper = np.array([0.4, 0.9, 0.999, 1e-8, 0.5])
+    with _engine.engine_context(1):
+        t, label_loss, group_l2 = runner.run(
+            np.arange(n),
+            p,
+            st,
+            np.zeros(plan.n_groups, bool),
+            np.full(plan.n_groups, 0.05),
+            K.RELU,
+            K.SGD,
+            True,
+            hyper,
+            0,
+        )
+    assert t == 3
+    assert_allclose(label_loss, expected.label_loss / n, rtol=1e-12)
+    assert_allclose(group_l2, expected.group_l2 / n, rtol=1e-12)
+    assert_allclose(p, res.params, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_weight_batch_is_skipped():
+    n, f, L = 6, 2, 2
+    prob = make_problem(n, f, L, seed=80)
+    prob.sw[2:4] = 0.0  # the second batch of 2 has zero weight
+    plan = make_plan("multihead", f, L, (3,))
+    params = make_params(plan, 81)
+    run = dict(
+        solver="adam",
+        lr=0.01,
+        momentum=0.9,
+        nesterov=True,
+        alpha=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        batch_size=2,
+        order=np.arange(n),
+        frozen=np.zeros(1, bool),
+        group_lr=np.full(1, 0.01),
+    )
+    state = np.zeros((2, plan.n_params))
+    res = kernel_epoch(prob.X, prob, plan, params, "tanh", state=state, **run)
+    expected = _reference_epoch(prob, plan, params, "tanh", state=state, t=0, **run)
+    assert res.t == expected.t == 2
+    assert np.all(np.isfinite(res.params))
+    assert_allclose(res.params, expected.params, rtol=1e-10, atol=1e-13)
+    assert_allclose(res.label_loss, expected.label_loss, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------
+# (f) Determinism across thread counts
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("batch_size", [32, 48])
+def test_fit_epoch_bitwise_identical_across_threads(layout, kind, batch_size):
+    """Chunks of 16 rows (loops) and 24 rows (BLAS), 2 epochs' worth of batches."""
+    n, f, hidden, L = 96, 6, (8, 5), 4
+    prob = make_problem(n, f, L, seed=90)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 91, scale=0.3)
+    X = as_input(prob.X, kind, np.float64)
+    order = np.random.RandomState(92).permutation(n)
+    results = []
+    for n_threads in (1, 2):
+        res = kernel_epoch(
+            X,
+            prob,
+            plan,
+            params,
+            "relu",
+            solver="adam",
+            lr=0.01,
+            alpha=1e-3,
+            batch_size=batch_size,
+            order=order,
+            n_chunks=2,
+            n_opt_chunks=2,
+            n_threads=n_threads,
+        )
+        results.append(res)
+    a, b = results
+    assert a.t == b.t == n // batch_size
+    assert a.params.tobytes() == b.params.tobytes()
+    assert a.state.tobytes() == b.state.tobytes()
+    assert a.label_loss.tobytes() == b.label_loss.tobytes()
+    assert a.group_l2.tobytes() == b.group_l2.tobytes()
+    assert not np.array_equal(a.params, params)
+
+
+def test_predict_bitwise_identical_across_threads():
+    prob = make_problem(50, 5, 3, seed=93)
+    plan = make_plan("binary_relevance", 5, 3, (4, 3))
+    params = make_params(plan, 94)
+    outs = []
+    for n_threads in (1, 2):
+        out = np.empty((50, 3))
+        with _engine.engine_context(n_threads):
+            K._predict_parallel(
+                *_engine.split_input(prob.X, np.float64),
+                params,
+                plan.table,
+                K.LOGISTIC,
+                7,
+                plan.row_width,
+                False,
+                out,
+            )
+        outs.append(out)
+    assert outs[0].tobytes() == outs[1].tobytes()
+
+
+# ------------------------------------------------------------------------------
+# (g) Stable math at extreme logits
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_extreme_logits_are_stable(activation, dtype):
+    n, f, L = 4, 2, 4
+    plan = make_plan("multihead", f, L, (3,))
+    params = np.zeros(plan.n_params, dtype=dtype)
+    params[plan.bias_slice(1)] = [1000.0, -1000.0, 1000.0, -1000.0]
+    Y = np.array([[1, 1, 0, 0]] * n, dtype=np.float64)
+    prob = Problem(np.ones((n, f)), Y, np.ones(n), np.array([1.0, 2.0, 1.0, 3.0]))
+    X = prob.X.astype(dtype)
+    with _engine.engine_context(1):
+        P = _engine.predict_raw(
+            X, params, plan, _engine.ACTIVATION_CODES[activation], True
+        )
+    assert np.all((P >= 0) & (P <= 1))
+    assert_array_equal(P, [[1.0, 0.0, 1.0, 0.0]] * n)
+    res = kernel_epoch(X, prob, plan, params, activation, alpha=0.1)
+    assert np.all(np.isfinite(res.label_loss))
+    assert_allclose(
+        res.label_loss / n, [0.0, 2000.0, 1000.0, 0.0], rtol=1e-6, atol=1e-6
+    )
+    assert np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.state))
+    # Output deltas are 0, -pw, +1, 0 per sample: the bias gradient is their mean.
+    grad = -res.state[0] / LR
+    assert_allclose(grad[plan.bias_slice(1)], [0.0, -2.0, 1.0, 0.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["logistic", "tanh"])
+def test_saturated_hidden_units_are_stable(activation):
+    """Hidden pre-activations of +-1000 saturate without NaN."""
+    n, f, L = 3, 2, 2
+    plan = make_plan("binary_relevance", f, L, (2, 2))
+    params = make_params(plan, 0)
+    params[plan.weight_slice(0)] *= 1000.0
+    prob = make_problem(n, f, L, seed=1, nan=False)
+    prob.X[:] = np.sign(prob.X) + (prob.X == 0)
+    res = kernel_epoch(prob.X, prob, plan, params, activation, alpha=0.1)
+    assert np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.label_loss))
+    expected = reference_gradient(prob, plan, params, activation, 0.1)
+    assert_grad_close(-res.state[0] / LR, expected, rtol=1e-10)
