@@ -335,7 +335,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         if sparse.issparse(y):
             y = y.toarray()
-        if not hasattr(y, "shape") and not isinstance(y, (list, tuple)):
+        if isinstance(y, (str, bytes, dict, set)) or np.isscalar(y):
             raise TypeError(
                 f"Y must be an array-like 0/1 indicator matrix, got {type(y)}."
             )
@@ -375,6 +375,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         target_type = type_of_target(y, input_name="y")
         if target_type == "multiclass":
             raise ValueError(
+                "Only binary classification is supported. "
                 f"{type(self).__name__} is a multi-label (and binary) classifier: "
                 "y has more than two classes. For multiclass classification use "
                 "sklearn.neural_network.MLPClassifier (softmax output), or pass a "
@@ -486,7 +487,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, Y, sample_weight=None, *, X_val=None, Y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, Y_val=None):
         """Fit the model to data matrix X and target(s) Y.
 
         Parameters
@@ -494,10 +495,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data. Sparse input is used as CSR without densifying.
 
-        Y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
                 (n_samples,)
-            0/1 label indicator matrix (NaN marks a missing label), or a 1-D
-            binary target.
+            Targets: a 0/1 label indicator matrix Y (NaN marks a missing label),
+            or a 1-D binary target.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
@@ -516,10 +517,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Fitted estimator.
         """
         with _transaction(self):
-            return self._fit(X, Y, sample_weight, X_val, Y_val, incremental=False)
+            return self._fit(X, y, sample_weight, X_val, Y_val, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, Y, sample_weight=None, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one pass (one epoch) over the given data.
 
         Parameters
@@ -527,11 +528,11 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 
-        Y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
+        y : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
                 (n_samples,)
-            0/1 label indicator matrix (NaN marks a missing label), or a 1-D
-            binary target. The number of labels is taken from the first call;
-            later calls must have the same width.
+            Targets: a 0/1 label indicator matrix Y (NaN marks a missing label),
+            or a 1-D binary target. The number of labels is taken from the first
+            call; later calls must have the same width.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
@@ -547,7 +548,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         """
         with _transaction(self):
             return self._fit(
-                X, Y, sample_weight, None, None, incremental=True, classes=classes
+                X, y, sample_weight, None, None, incremental=True, classes=classes
             )
 
     def decision_function(self, X):
