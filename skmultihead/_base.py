@@ -33,6 +33,8 @@ from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
 MAX_BALANCED_POS_WEIGHT = 100.0
+# threshold='f1': labels with fewer held-out positives share a pooled threshold.
+MIN_POSITIVES_TO_TUNE = 5
 
 
 @contextmanager
@@ -67,32 +69,45 @@ def _bce_per_label(logits, Y, sample_weight):
     return sample_weight @ loss / sample_weight.sum()
 
 
-def _best_f1_thresholds(P, Y):
-    """Per-label threshold maximising F1 of ``P > threshold`` (NaN labels skipped).
+def _f1_cut(p, y):
+    """Threshold maximising F1 of ``p > threshold`` for one score vector.
 
-    Thresholds are placed halfway between consecutive distinct probabilities.
-    A label with no observed positive keeps 0.5.
+    Thresholds sit halfway between consecutive distinct scores; 0.5 when ``y``
+    has no positive.
     """
-    n_labels = P.shape[1]
-    thresholds = np.full(n_labels, 0.5)
-    for j in range(n_labels):
-        observed = ~np.isnan(Y[:, j])
-        p = P[observed, j].astype(np.float64)
-        y = Y[observed, j]
-        n_pos = y.sum()
-        if n_pos == 0:
-            continue
-        order = np.argsort(-p, kind="stable")
-        p, y = p[order], y[order]
-        # Predicting the top k samples positive: tp = cumsum(y), fp = k - tp.
-        tp = np.cumsum(y)
-        k = np.arange(1, p.size + 1)
-        f1 = 2 * tp / (k + n_pos)
-        # Only cut where the next probability differs (ties go together).
-        valid = np.append(p[1:] < p[:-1], True)
-        best = np.flatnonzero(valid)[np.argmax(f1[valid])]
-        nxt = p[best + 1] if best + 1 < p.size else 0.0
-        thresholds[j] = 0.5 * (p[best] + nxt)
+    n_pos = y.sum()
+    if n_pos == 0:
+        return 0.5
+    order = np.argsort(-p, kind="stable")
+    p, y = p[order], y[order]
+    # Predicting the top k scores positive: tp = cumsum(y), fp = k - tp.
+    tp = np.cumsum(y)
+    f1 = 2 * tp / (np.arange(1, p.size + 1) + n_pos)
+    # Only cut where the next score differs (ties go together).
+    valid = np.append(p[1:] < p[:-1], True)
+    best = np.flatnonzero(valid)[np.argmax(f1[valid])]
+    nxt = p[best + 1] if best + 1 < p.size else 0.0
+    return 0.5 * (p[best] + nxt)
+
+
+def _best_f1_thresholds(P, Y):
+    """Per-label thresholds maximising F1 on held-out probabilities.
+
+    A label with at least ``MIN_POSITIVES_TO_TUNE`` observed positives gets the
+    threshold maximising its own F1. Rarer labels share one threshold, the one
+    maximising micro-F1 over all labels pooled: a threshold tuned on one or two
+    positives is noise (measured on medical, whose validation split has 34 rows:
+    per-label tuning of every label cut the test micro-F1 from 0.57 to 0.19).
+    NaN (missing) labels are skipped.
+    """
+    P = P.astype(np.float64)
+    observed = ~np.isnan(Y)
+    pooled = _f1_cut(P[observed], Y[observed])
+    thresholds = np.full(P.shape[1], pooled)
+    for j in range(P.shape[1]):
+        p, y = P[observed[:, j], j], Y[observed[:, j], j]
+        if y.sum() >= MIN_POSITIVES_TO_TUNE:
+            thresholds[j] = _f1_cut(p, y)
     return thresholds
 
 
@@ -272,8 +287,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     def intercepts_(self, values):
         self._assign_views("intercepts_", self.intercepts_, values)
 
-    @staticmethod
-    def _assign_views(name, views, values):
+    def _assign_views(self, name, views, values):
         if len(values) != len(views):
             raise ValueError(
                 f"{name} must have {len(views)} arrays, got {len(values)}."
@@ -285,6 +299,11 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                     f"{name}[{i}] must have shape {view.shape}, got {value.shape}."
                 )
             view[...] = value
+        # The weights no longer come from the recorded training: a warm-started
+        # fit must not compare its losses with the old best loss.
+        self._unit_best_loss = None
+        if self.best_loss_ is not None:
+            self.best_loss_ = np.inf
 
     # ------------------------------------------------------------------------
     # Validation at the boundary
@@ -751,11 +770,15 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.validation_loss_curve_ = [] if self._uses_validation() else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self.best_loss_ = None if self.early_stopping else np.inf
+        self._unit_best_loss = None
         self.threshold_ = self._fixed_threshold(n_outputs)
         self.pos_weight_ = np.ones(n_outputs)
 
     def _uses_validation(self):
-        return self.early_stopping or self.threshold == "f1"
+        return self.early_stopping or self._tunes_threshold()
+
+    def _tunes_threshold(self):
+        return isinstance(self.threshold, str) and self.threshold == "f1"
 
     def _validation_data(self, X, Y, Y_user, sample_weight, X_val, Y_val):
         """Split off (or validate) the validation set; returns the train part too."""
@@ -779,6 +802,13 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Y, test_size=self.validation_fraction, random_state=self._random_state
         )
         Y_user = np.asarray(Y_user) if not sparse.issparse(Y_user) else Y_user
+        if not sample_weight[test].sum() > 0:
+            raise ValueError(
+                "The validation split (validation_fraction="
+                f"{self.validation_fraction}) has zero total sample_weight, so "
+                "early stopping and threshold tuning cannot use it; pass X_val and "
+                "Y_val, or give the held-out rows positive weights."
+            )
         val = (X[test], Y[test], Y_user[test], sample_weight[test])
         return X[train], Y[train], Y_user[train], sample_weight[train], val
 
@@ -880,7 +910,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._opt_state = state
         self._adam_t = adam_t
         self._group_lr = group_lr
-        if self.threshold == "f1" and val is not None:
+        if self._tunes_threshold() and val is not None:
             P = predict_raw(val[0], params, plan, act_code, True, self.n_threads)
             self.threshold_ = _best_f1_thresholds(P, val[1])
 
@@ -928,9 +958,17 @@ class _Monitor:
         self.label_epochs = np.zeros(n_outputs, dtype=np.int64)
         self.frozen = np.zeros(plan.n_groups, dtype=np.bool_)
         self.no_improvement = np.zeros(self.n_units, dtype=np.int64)
+        self.started = np.zeros(self.n_units, dtype=np.bool_)
         self.best = np.full(self.n_units, np.inf)
-        if not self.early_stopping and est.best_loss_ is not None and self.n_units == 1:
-            self.best[:] = est.best_loss_
+        # Like MLPClassifier, a warm-started fit keeps comparing the training loss
+        # with the best loss of the previous fits (per stopping unit).
+        previous = getattr(est, "_unit_best_loss", None)
+        if (
+            not self.early_stopping
+            and previous is not None
+            and previous.shape == self.best.shape
+        ):
+            self.best[:] = previous
         self.n_epochs = 0
         self.best_params = params.copy() if self.early_stopping else None
         self.scorer = None
@@ -982,7 +1020,15 @@ class _Monitor:
             return True
         improved = value < self.best - est.tol
         better = value < self.best
-        self.no_improvement = np.where(improved | ~active, 0, self.no_improvement + 1)
+        # Patience starts once the monitored value has improved on its first
+        # epoch: a score such as F1 is flat at 0 until predictions first cross
+        # the threshold, and counting those epochs stops training before it
+        # learns anything (sklearn's early stopping ends medical at F1 0.04).
+        self.started |= improved & np.isfinite(self.best)
+        waiting = improved | ~active
+        if self.early_stopping:
+            waiting |= ~self.started
+        self.no_improvement = np.where(waiting, 0, self.no_improvement + 1)
         if self.early_stopping and np.any(better & active):
             for u in np.flatnonzero(better & active):
                 idx = self._unit_index(u)
@@ -1042,6 +1088,8 @@ class _Monitor:
         est = self.est
         if self.early_stopping:
             self.params[:] = self.best_params
+        elif not self.incremental:
+            est._unit_best_loss = self.best.copy()
         if self.incremental:
             est.n_iter_ = est.n_iter_ + 1
         elif est._per_label_groups:

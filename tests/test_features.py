@@ -373,8 +373,31 @@ def test_label_entirely_missing(Est):
         ).fit(X, Y)
     assert np.all(np.isfinite(est.predict_proba(X)))
     assert np.all(np.isfinite(est.validation_loss_curve_))
-    assert est.threshold_[2] == 0.5
+    # No observed value: the label gets the threshold pooled over all labels.
+    assert 0.0 < est.threshold_[2] < 1.0
     assert est.pos_weight_[2] == 1.0
+
+
+def test_f1_thresholds_per_label_and_pooled():
+    from skmultihead._base import MIN_POSITIVES_TO_TUNE, _best_f1_thresholds, _f1_cut
+
+    rng = np.random.RandomState(0)
+    n = 200
+    Y = np.zeros((n, 3))
+    Y[:80, 0] = 1  # frequent: tuned on its own
+    Y[:2, 1] = 1  # two positives: too few, gets the pooled threshold
+    Y[:, 2] = np.nan  # never observed: pooled threshold
+    P = np.clip(0.3 * Y + rng.uniform(0, 0.6, (n, 3)), 0, 1)
+    P[np.isnan(P)] = rng.uniform(0, 1, np.isnan(P).sum())
+    t = _best_f1_thresholds(P, Y)
+    assert t[0] == _f1_cut(P[:, 0], Y[:, 0])
+    observed = ~np.isnan(Y)
+    pooled = _f1_cut(P[observed], Y[observed])
+    assert t[1] == pooled and t[2] == pooled
+    assert Y[:, 1].sum() < MIN_POSITIVES_TO_TUNE
+    # The per-label cut maximises that label's F1 among all cuts.
+    f1 = [f1_score(Y[:, 0], P[:, 0] > c) for c in np.unique(P[:, 0])]
+    assert f1_score(Y[:, 0], P[:, 0] > t[0]) == pytest.approx(max(f1))
 
 
 def _masked_loss(est, X, Y, sample_weight, pos_weight, alpha):
