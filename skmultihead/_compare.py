@@ -593,6 +593,11 @@ def load_dataset(arff=None, xml=None, labels=None):
             "relation": first.relation,
         }
         names = first.target_names
+    # The loaders return int8 targets; scikit-learn 1.9's label_binarize casts
+    # the classes arange(n_labels) to y's dtype, which wraps around past 127
+    # labels in int8 and silently permutes the label columns of MLPClassifier
+    # and OneVsRestClassifier (bibtex has 159 labels). A wider dtype avoids it.
+    Y = np.asarray(Y, dtype=np.int64)
     if Y.shape[1] < 2:
         raise UsageError(
             f"the dataset has {Y.shape[1]} label(s); compare needs a multi-label "

@@ -335,3 +335,26 @@ def test_format_table_marks_best():
     assert "0.900 ± 0.000 *" in text
     markdown = _compare.format_table(["a", "b"], [summary, better], fmt="markdown")
     assert "**0.900 ± 0.000**" in markdown
+
+
+def test_many_labels_keep_their_columns(tmp_path):
+    # The loaders give int8 targets; scikit-learn's label_binarize permutes the
+    # columns of an int8 indicator matrix with more than 127 labels, so compare
+    # must widen Y. Label j is "feature j > 0": easy to learn when aligned.
+    rng = np.random.RandomState(0)
+    n, n_labels = 60, 130
+    X = rng.normal(size=(n, n_labels))
+    Y = (X > 0).astype(int)
+    lines = [f"@relation 'many: -C {n_labels}'"]
+    lines += [f"@attribute y{j} {{0,1}}" for j in range(n_labels)]
+    lines += [f"@attribute x{j} numeric" for j in range(n_labels)]
+    lines.append("@data")
+    lines += [",".join([*map(str, y), *(f"{v:.4f}" for v in x)]) for x, y in zip(X, Y)]
+    path = tmp_path / "many.arff"
+    path.write_text("\n".join(lines) + "\n")
+    X_loaded, Y_loaded, info = _compare.load_dataset([str(path)])
+    assert Y_loaded.dtype == np.int64 and info["n_labels"] == n_labels
+    clf = _compare.build_estimator("ovr")
+    model = _compare.make_model(clf, X_loaded)
+    result = _compare.fit_and_score(model, X_loaded, Y_loaded, X_loaded, Y_loaded)
+    assert result["micro_f1"] > 0.9
