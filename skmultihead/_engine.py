@@ -210,10 +210,20 @@ class LayerPlan:
 
 
 def row_chunks(batch_size, plan):
-    """Number of row chunks a mini-batch is split into."""
+    """Number of row chunks a mini-batch is split into.
+
+    One chunk while a step is too small to pay for a parallel region, then 2, 4
+    or 8 as the work per step grows, at least 32 rows each, and never more than
+    the machine has cores (``os.cpu_count()``: a property of the machine, not of
+    ``n_threads`` or of this process's affinity, so a given machine gives the
+    same chunks, hence the same bits, for any thread count).
+    """
     work = batch_size * plan.n_params
-    n_chunks = 1 if work < 2**21 else (2 if work < 2**24 else 4)
-    return int(max(1, min(n_chunks, batch_size // 32)))
+    n_chunks = (
+        1 if work < 2**21 else (2 if work < 2**24 else (4 if work < 2**26 else 8))
+    )
+    n_chunks = min(n_chunks, batch_size // 32, os.cpu_count() or 1)
+    return int(max(1, n_chunks))
 
 
 def param_chunks(plan):

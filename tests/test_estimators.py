@@ -9,6 +9,7 @@ convergence, constant labels, and failure safety (a failed fit changes nothing).
 """
 
 import functools
+import os
 import pickle
 import warnings
 
@@ -351,8 +352,9 @@ def test_bitwise_identical_across_thread_counts(Est):
         ).fit(X, Y)
         for k in (1, 2)
     ]
-    # The problem really is split into several row chunks (and optimizer chunks).
-    assert _engine.row_chunks(batch, models[0]._plan) >= 2
+    # The problem really is split into several row chunks (and optimizer chunks);
+    # row chunks are capped at the machine's core count.
+    assert _engine.row_chunks(batch, models[0]._plan) >= min(2, os.cpu_count())
     assert _engine.param_chunks(models[0]._plan) >= 2
     assert _same_params(models[0], models[1])
     np.testing.assert_array_equal(models[0].loss_curve_, models[1].loss_curve_)
