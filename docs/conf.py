@@ -90,10 +90,12 @@ sphinx_gallery_conf = {
     "doc_module": ("skmultihead",),
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"skmultihead": None},
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "skmh_docs.example_order",
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,
+    # No sg_execution_times.rst in the source tree.
+    "write_computation_times": False,
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
     # A failing example fails the build.

@@ -70,34 +70,34 @@ for name, (X, Y) in training_sets.items():
     results[name] = {
         "micro-F1": f1_score(Y_test, Y_pred, average="micro"),
         "macro-F1": f1_score(Y_test, Y_pred, average="macro"),
-        "positive rate": Y_pred.mean(),
-        "test log loss": multilabel_log_loss(Y_test, P),
+        "pos. rate": Y_pred.mean(),
+        "log loss": multilabel_log_loss(Y_test, P),
     }
 
-print(f"{'':>16}" + "".join(f"{m:>15}" for m in results["NaN (missing)"]))
+print(f"{'':>16}" + "".join(f"{m:>10}" for m in results["NaN (missing)"]))
 for name, scores in results.items():
-    print(f"{name:>16}" + "".join(f"{v:15.3f}" for v in scores.values()))
-print(f"{'true rate':>16}{'':>30}{Y_test.mean():15.3f}")
+    print(f"{name:>16}" + "".join(f"{v:10.3f}" for v in scores.values()))
+print(f"{'true labels':>16}{'':>20}{Y_test.mean():10.3f}")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), layout="constrained")
 names = list(results)
 colors = ["C7", "C0", "C1", "C2"]
-for ax, metric in zip(axes, ["micro-F1", "macro-F1", "test log loss"]):
+for ax, metric in zip(axes, ["micro-F1", "macro-F1", "log loss"]):
     values = [results[n][metric] for n in names]
     bars = ax.bar(range(len(names)), values, color=colors)
     ax.bar_label(bars, fmt="%.3f", fontsize=8)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
-    ax.set_title(metric + (" (lower is better)" if "loss" in metric else ""))
+    ax.set_title("test " + metric + (" (lower is better)" if "loss" in metric else ""))
 plt.show()
 
 # %%
 # Filling the gaps with 0 teaches the model that the hidden labels are absent:
 # it predicts fewer positives than there are (compare its positive rate with
-# the true rate) and its probabilities are biased low, which shows in the log
-# loss. Dropping incomplete rows keeps only the few complete songs counted
-# above, and throws away the labels the other songs do have. Marking the entries as
-# missing keeps all the known labels and nothing false.
+# that of the true test labels) and its probabilities are biased low, which
+# shows in the log loss. Dropping incomplete rows keeps only the few complete
+# songs counted above, and throws away the labels the other songs do have.
+# Marking the entries as missing keeps all the known labels and nothing false.
 #
 # Scoring with missing labels
 # ---------------------------
@@ -110,11 +110,10 @@ model = MultiHeadMLPClassifier(
 Y_test_gappy = Y_test.astype(float)
 Y_test_gappy[rng.uniform(size=Y_test.shape) < 0.3] = np.nan
 Y_pred = model.predict(X_test)
-per_label_f1 = [
-    f1_score(Y_test_gappy[observed, j], Y_pred[observed, j])
-    for j in range(Y_test.shape[1])
-    for observed in [~np.isnan(Y_test_gappy[:, j])]
-]
+per_label_f1 = []
+for j in range(Y_test.shape[1]):
+    observed = ~np.isnan(Y_test_gappy[:, j])
+    per_label_f1.append(f1_score(Y_test_gappy[observed, j], Y_pred[observed, j]))
 print("per-label F1 on observed entries:", np.round(per_label_f1, 3))
 print(
     "log loss on observed entries:",

@@ -99,15 +99,17 @@ for name, model in models.items():
     P = model.predict_proba(X_test)
     Y_pred = model.predict(X_test)
     best = int(np.argmin(curves[name]["loss"]))
+    print(f"{name}: {n_params} parameters")
     print(
-        f"{name:>20}: {n_params:5d} parameters, "
-        f"micro-F1 {f1_score(Y_test, Y_pred, average='micro'):.3f}, "
+        f"    micro-F1 {f1_score(Y_test, Y_pred, average='micro'):.3f}, "
         f"macro-F1 {f1_score(Y_test, Y_pred, average='macro'):.3f}, "
-        f"Hamming loss {hamming_loss(Y_test, Y_pred):.3f}, "
-        f"log loss {multilabel_log_loss(Y_test, P):.3f} "
-        f"(lowest {min(curves[name]['loss']):.3f} at epoch {best + 1}), "
-        f"{n_epochs} epochs in {fit_time[name]:.2f} s"
+        f"Hamming loss {hamming_loss(Y_test, Y_pred):.3f}"
     )
+    print(
+        f"    test log loss {multilabel_log_loss(Y_test, P):.3f} "
+        f"(lowest {min(curves[name]['loss']):.3f}, at epoch {best + 1})"
+    )
+    print(f"    {n_epochs} epochs, each with a test evaluation: {fit_time[name]:.2f} s")
 
 # %%
 # Label by label

@@ -1,7 +1,7 @@
 """
-===================================================
-Tuning one decision threshold per label (``'f1'``)
-===================================================
+==================================================
+Tuning one decision threshold per label (F1-based)
+==================================================
 
 ``predict`` returns a label when its probability exceeds a threshold, 0.5 by
 default. For a label that is rare or hard to predict, 0.5 is rarely the best
@@ -95,8 +95,9 @@ for average in ("micro", "macro"):
 # For each label, the tuner sorts the validation probabilities and keeps the cut
 # with the best F1 (halfway between two consecutive probabilities). Here is the
 # validation F1 of every possible threshold for one label, with the chosen one;
-# the curve is flat near its top, so a threshold tuned on a small validation set
-# is a noisy estimate -- use as much validation data as you can spare.
+# the curve is broad and jagged near its top, so a threshold tuned on a small
+# validation set is a noisy estimate -- use as much validation data as you can
+# spare.
 j = int(np.argmin(tuned.threshold_))  # the label whose threshold moved most below 0.5
 P_val = tuned.predict_proba(X_val)[:, j]
 grid = np.linspace(0.01, 0.99, 99)

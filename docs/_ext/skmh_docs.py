@@ -3,8 +3,9 @@
 * ``benchmarks`` page: renders every file of ``benchmarks/results/`` (Markdown
   summaries, JSON results, PNG figures) into ``generated/benchmarks_results.inc``,
   which ``benchmarks.rst`` includes. With no results the page says so.
-* User guide: the live ``python -m skmultihead compare --help`` text and, when it
-  exists, ``docs/scaleout_notes.md``, rendered into ``generated/*.inc``.
+* User guide: the live ``python -m skmultihead compare --help`` text and the
+  shared-vs-per-label rows of ``benchmarks/results/quality.json``, rendered into
+  ``generated/*.inc``.
 * Offline links: the build must work without network access, so no intersphinx
   inventory is fetched. References to scikit-learn, NumPy, SciPy and Dask objects
   that Sphinx cannot resolve are linked to those projects' documentation by URL
@@ -597,19 +598,6 @@ def render_compare_help(out_path, *, python=sys.executable, timeout=300):
     return bool(ok)
 
 
-def render_scaleout_notes(md_path, out_path):
-    """Render ``docs/scaleout_notes.md`` for the user guide, or a placeholder."""
-    md_path = Path(md_path)
-    if md_path.is_file():
-        rst, _ = md_file_to_rst(md_path, headings=("^", '"', "'"), title=None)
-        # The notes' own top heading would repeat the section's: drop it.
-        content = rst
-    else:
-        content = ""
-    _write_if_changed(out_path, content + "\n")
-    return md_path.is_file()
-
-
 _NO_QUALITY = """\
 .. note::
 
@@ -808,6 +796,25 @@ def _missing_reference(app, env, node, contnode):
 
 
 # --------------------------------------------------------------------------------
+# Gallery order
+# --------------------------------------------------------------------------------
+
+EXAMPLE_ORDER = (
+    "plot_shared_vs_per_label.py",
+    "plot_threshold_tuning.py",
+    "plot_missing_labels.py",
+    "plot_grid_search_pipeline.py",
+)
+
+
+def example_order(filename):
+    """Sort key of the gallery (``within_subsection_order``): reading order."""
+    name = Path(filename).name
+    rank = EXAMPLE_ORDER.index(name) if name in EXAMPLE_ORDER else len(EXAMPLE_ORDER)
+    return (rank, name)
+
+
+# --------------------------------------------------------------------------------
 # Sphinx hooks
 # --------------------------------------------------------------------------------
 
@@ -823,7 +830,6 @@ def _generate(app):
     logger.info(f"[skmh_docs] benchmarks page: {n} results file(s) from {results}")
     if not render_compare_help(out_dir / "compare_help.inc"):
         logger.info("[skmh_docs] 'python -m skmultihead compare --help' failed")
-    render_scaleout_notes(srcdir / "scaleout_notes.md", out_dir / "scaleout_notes.inc")
     render_quality_summary(results / "quality.json", out_dir / "quality_summary.inc")
 
 
