@@ -135,11 +135,22 @@ def _skip_fitted_properties(app, what, name, obj, skip, options):
     return None
 
 
-# Temporary: the shared attribute text in skmultihead/_docstrings.py writes
-# ``ndarray of shape (n_features_in_,)``, which docutils reads as a link to a
-# target "n_features_in" and rejects. scikit-learn writes (`n_features_in_`,).
-# Until the docstring is fixed, quote the name here; once fixed this is a no-op.
-def _quote_fitted_names_in_shapes(app, what, name, obj, options, lines):
+# Temporary workarounds for two docstring problems in the package (reported;
+# both are no-ops once the docstrings are fixed):
+# * skmultihead/_docstrings.py writes ``ndarray of shape (n_features_in_,)``,
+#   which docutils reads as a link to a target "n_features_in" (an ERROR under
+#   -W); scikit-learn writes (`n_features_in_`,).
+# * skmultihead/metrics.py's multilabel_log_loss has a raw docstring (r"""), so
+#   the backslash line continuations of its Parameters types stay in the text and
+#   numpydoc splits ``Y_true`` and ``Y_prob`` into bogus parameters. Join them as
+#   Python would in a normal string.
+def _fix_known_docstring_problems(app, what, name, obj, options, lines):
+    i = 0
+    while i < len(lines) - 1:
+        if lines[i].endswith(" \\") and lines[i].lstrip() and lines[i + 1].strip():
+            lines[i] = lines[i][:-1] + lines.pop(i + 1).strip()
+            continue
+        i += 1
     for i, line in enumerate(lines):
         if "of shape (n_features_in_,)" in line:
             lines[i] = line.replace("(n_features_in_,)", "(`n_features_in_`,)")
@@ -147,4 +158,5 @@ def _quote_fitted_names_in_shapes(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_fitted_properties)
-    app.connect("autodoc-process-docstring", _quote_fitted_names_in_shapes)
+    # Before numpydoc (priority 500) parses the sections.
+    app.connect("autodoc-process-docstring", _fix_known_docstring_problems, 400)

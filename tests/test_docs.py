@@ -38,7 +38,12 @@ def _skmh_docs():
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
 def test_every_public_name_is_in_the_api_page(module_name):
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        pytest.skip(f"{module_name} is not part of this checkout")
     api = (DOCS / "api.rst").read_text(encoding="utf-8")
     sections = api.split(".. currentmodule:: ")
     documented = {
