@@ -56,6 +56,29 @@ def _dask_worker_threads():
         return None
 
 
+def _ray_worker_cpus():
+    """CPUs Ray assigned to the enclosing Ray task or actor, or None outside one.
+
+    Ray, like Dask, does not set ``NUMBA_NUM_THREADS`` in its workers (it sets
+    ``OMP_NUM_THREADS`` to the task's ``num_cpus``, which numba ignores).
+    """
+    import sys
+
+    if "ray" not in sys.modules:
+        return None
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return None
+        context = ray.get_runtime_context()
+        if context.worker.mode != ray.WORKER_MODE:
+            return None
+        return max(1, int(context.get_assigned_resources().get("CPU", 1)))
+    except Exception:
+        return None
+
+
 def effective_n_threads(n_threads):
     """Number of kernel threads to use for a given ``n_threads`` parameter.
 
@@ -66,7 +89,8 @@ def effective_n_threads(n_threads):
     * ``None`` means "what this process may use without oversubscribing": the
       CPU affinity mask, capped by ``NUMBA_NUM_THREADS`` (which joblib's loky
       workers set to ``cores // n_jobs``) and, inside a Dask worker, by the
-      worker's thread count divided among its tasks (one thread per task).
+      worker's thread count divided among its tasks (one thread per task);
+      inside a Ray task or actor, by the CPUs Ray assigned to it.
     """
     budget = _cpu_budget()
     if n_threads is not None:
@@ -74,6 +98,9 @@ def effective_n_threads(n_threads):
     if _dask_worker_threads() is not None:
         # A Dask worker runs ``nthreads`` tasks at once, each one of our fits.
         return 1
+    ray_cpus = _ray_worker_cpus()
+    if ray_cpus is not None:
+        return min(budget, ray_cpus)
     return budget
 
 
@@ -180,6 +207,7 @@ class LayerPlan:
             owner[self.bias_slice(i)] = owner_of(i, "b")
         self.owner = owner
         self.group_index = [np.flatnonzero(owner == g) for g in range(self.n_groups)]
+        self.segments = _segments(owner, self.n_weights)
 
     @property
     def n_features(self):
@@ -202,6 +230,27 @@ class LayerPlan:
 
     def same_shape(self, other):
         return self.blocks == other.blocks and self.n_groups == other.n_groups
+
+
+# Longest run of parameters the optimizer treats as one unit: long enough for
+# the loops to vectorise, short enough to spread over the optimizer chunks.
+_MAX_SEGMENT = 8192
+
+
+def _segments(owner, n_weights):
+    """``[start, stop, group]`` runs of equal owner, split at ``n_weights`` and
+    at most ``_MAX_SEGMENT`` long."""
+    n = owner.size
+    bounds = np.flatnonzero(np.diff(owner)) + 1
+    bounds = np.unique(np.concatenate([[0, n_weights, n], bounds]))
+    starts, stops = [], []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        cuts = np.arange(a, b, _MAX_SEGMENT)
+        starts.append(cuts)
+        stops.append(np.append(cuts[1:], b))
+    starts = np.concatenate(starts)
+    stops = np.concatenate(stops)
+    return np.column_stack([starts, stops, owner[starts]]).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------
@@ -227,8 +276,12 @@ def row_chunks(batch_size, plan):
 
 
 def param_chunks(plan):
-    """Number of parameter chunks of the optimizer loop."""
-    return int(np.clip(plan.n_params // 32768, 1, 8))
+    """Number of parameter chunks of the optimizer loop (segments per chunk are
+    fixed by the sizes and the machine, never by ``n_threads``)."""
+    n_chunks = min(
+        plan.n_params // 32768, 8, os.cpu_count() or 1, plan.segments.shape[0]
+    )
+    return int(max(1, n_chunks))
 
 
 # --------------------------------------------------------------------------------
@@ -323,7 +376,7 @@ class EpochRunner:
             params,
             self.plan.table,
             self.plan.n_weights,
-            self.plan.owner,
+            self.plan.segments,
             frozen,
             group_lr,
             act_code,

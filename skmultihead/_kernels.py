@@ -100,29 +100,6 @@ def _sigmoid(z):
 
 
 @njit(**_JIT_INLINE)
-def _activate(z, code):
-    if code == RELU:
-        return z if z > 0.0 else 0.0
-    if code == TANH:
-        return np.tanh(z)
-    if code == LOGISTIC:
-        return _sigmoid(z)
-    return z
-
-
-@njit(**_JIT_INLINE)
-def _activation_derivative(a, code):
-    # Derivative expressed through the activation's output ``a``.
-    if code == RELU:
-        return 1.0 if a > 0.0 else 0.0
-    if code == TANH:
-        return 1.0 - a * a
-    if code == LOGISTIC:
-        return a * (1.0 - a)
-    return 1.0
-
-
-@njit(**_JIT_INLINE)
 def _chunk_bounds(c, n_chunks, n_rows):
     return (c * n_rows) // n_chunks, ((c + 1) * n_rows) // n_chunks
 
@@ -215,11 +192,50 @@ def _matmul_rows(A, W, lo, hi, Z):
 
 @njit(**_JIT)
 def _bias_activate(Z, bias, lo, hi, code):
-    """``Z[lo:hi] = act(Z[lo:hi] + bias)`` in place, one pass over the rows."""
+    """``Z[lo:hi] = act(Z[lo:hi] + bias)`` in place, one pass over the rows.
+
+    One loop per activation: a branch on ``code`` inside the loop would keep
+    it from vectorising.
+    """
     width = Z.shape[1]
-    for i in range(lo, hi):
-        for o in range(width):
-            Z[i, o] = _activate(Z[i, o] + bias[o], code)
+    if code == RELU:
+        for i in range(lo, hi):
+            for o in range(width):
+                z = Z[i, o] + bias[o]
+                Z[i, o] = z if z > 0.0 else 0.0
+    elif code == TANH:
+        for i in range(lo, hi):
+            for o in range(width):
+                Z[i, o] = np.tanh(Z[i, o] + bias[o])
+    elif code == LOGISTIC:
+        for i in range(lo, hi):
+            for o in range(width):
+                Z[i, o] = _sigmoid(Z[i, o] + bias[o])
+    else:
+        for i in range(lo, hi):
+            for o in range(width):
+                Z[i, o] += bias[o]
+
+
+@njit(**_JIT)
+def _scale_by_derivative(D, A, lo, hi, code):
+    """``D[lo:hi] *= act'(A[lo:hi])`` with the derivative written through the
+    activation's output ``A`` (one loop per activation, as above)."""
+    width = D.shape[1]
+    if code == RELU:
+        for i in range(lo, hi):
+            for k in range(width):
+                D[i, k] = D[i, k] if A[i, k] > 0.0 else 0.0
+    elif code == TANH:
+        for i in range(lo, hi):
+            for k in range(width):
+                a = A[i, k]
+                D[i, k] *= 1.0 - a * a
+    elif code == LOGISTIC:
+        for i in range(lo, hi):
+            for k in range(width):
+                a = A[i, k]
+                D[i, k] *= a * (1.0 - a)
 
 
 @njit(**_JIT)
@@ -468,8 +484,8 @@ def _block_weight_grad(A, D, lo, hi, G):
 
 
 @njit(**_JIT)
-def _block_backprop(D, W, A, lo, hi, code, D_prev):
-    """``D_prev[lo:hi] = (D @ blockdiag(W).T) * act'(A)`` (treated as OUT array)."""
+def _block_backprop(D, W, lo, hi, D_prev):
+    """``D_prev[lo:hi] = D[lo:hi] @ blockdiag(W).T`` (treated as OUT array)."""
     n_blocks, fan_in, fan_out = W.shape
     for i in range(lo, hi):
         for b in range(n_blocks):
@@ -477,8 +493,7 @@ def _block_backprop(D, W, A, lo, hi, code, D_prev):
                 s = 0.0
                 for o in range(fan_out):
                     s += D[i, b * fan_out + o] * W[b, k, o]
-                col = b * fan_in + k
-                D_prev[i, col] = s * _activation_derivative(A[i, col], code)
+                D_prev[i, b * fan_in + k] = s
 
 
 @njit(**_JIT)
@@ -552,16 +567,12 @@ def _backward_rows(
                 np.dot(D[lo:hi], W.T, D_prev[lo:hi])
             else:
                 G[:] = 0.0
-            for i in range(lo, hi):
-                for k in range(D_prev.shape[1]):
-                    D_prev[i, k] *= _activation_derivative(A[i, k], act_code)
         else:
             size = n_blocks * fan_in * fan_out
             G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
             _block_weight_grad(A, D, lo, hi, G)
-            _block_backprop(
-                D, _block_weights(params, layers, layer), A, lo, hi, act_code, D_prev
-            )
+            _block_backprop(D, _block_weights(params, layers, layer), lo, hi, D_prev)
+        _scale_by_derivative(D_prev, A, lo, hi, act_code)
 
 
 @njit(**_JIT)
@@ -636,64 +647,69 @@ def _chunk_step(
 
 
 @njit(**_JIT)
-def _optimizer_range(
-    lo,
-    hi,
+def _optimizer_segment(
+    start,
+    stop,
     params,
     grads,
     state,
-    n_weights,
-    owner,
-    frozen,
-    group_lr,
+    lr,
+    l2_scale,
     solver,
     nesterov,
     adam_scale,
     hyper,
-    l2_scale,
-    sq,
 ):
-    """Update ``params[lo:hi]`` in place from the summed chunk gradients.
+    """Update ``params[start:stop]``, one group's weights or biases, in place.
 
-    ``g = sum_c grads[c] + alpha * w / sum(sample weights)`` for weights (the L2
-    term is added here so that the backward pass never touches it); Adam with the
-    bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)`` folded
-    into the step size (sklearn's formulation), or SGD with (Nesterov) momentum.
-    Each convergence group has its own learning rate ``group_lr``; parameters
-    whose group is frozen are left untouched.
-    ``sq[group]`` accumulates the squared weights before the update (for the
-    reported L2 term).
+    ``g = sum_c grads[c] + l2_scale * w`` (the L2 term is added here so that the
+    backward pass never touches it; ``l2_scale`` is 0 for biases); Adam with the
+    bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)``
+    folded into the step size (sklearn's formulation), or SGD with (Nesterov)
+    momentum. The chunks' partial gradients are first summed into ``grads[0]``,
+    so that the update loops are branch-free and vectorise.
+
+    Returns
+    -------
+    sq : float
+        Sum of the squared parameters before the update.
     """
-    n_chunks = grads.shape[0]
-    beta1 = hyper[H_BETA1]
-    beta2 = hyper[H_BETA2]
-    eps = hyper[H_EPS]
-    momentum = hyper[H_MOMENTUM]
-    for i in range(lo, hi):
-        group = owner[i]
-        if frozen[group]:
-            continue
-        lr = group_lr[group]
-        p = params[i]
-        g = grads[0, i]
-        for c in range(1, n_chunks):
-            g += grads[c, i]
-        if i < n_weights:
-            sq[group] += p * p
-            g += l2_scale * p
-        if solver == ADAM:
-            m = beta1 * state[0, i] + (1.0 - beta1) * g
-            v = beta2 * state[1, i] + (1.0 - beta2) * g * g
-            state[0, i] = m
-            state[1, i] = v
-            params[i] = p - lr * adam_scale * m / (np.sqrt(v) + eps)
-        else:
-            velocity = momentum * state[0, i] - lr * g
-            state[0, i] = velocity
+    g0 = grads[0]
+    for c in range(1, grads.shape[0]):
+        gc = grads[c]
+        for i in range(start, stop):
+            g0[i] += gc[i]
+    sq = 0.0
+    if solver == ADAM:
+        beta1 = hyper[H_BETA1]
+        beta2 = hyper[H_BETA2]
+        eps = hyper[H_EPS]
+        step = lr * adam_scale
+        m_, v_ = state[0], state[1]
+        for i in range(start, stop):
+            p = params[i]
+            g = g0[i] + l2_scale * p
+            sq += p * p
+            m = beta1 * m_[i] + (1.0 - beta1) * g
+            v = beta2 * v_[i] + (1.0 - beta2) * g * g
+            m_[i] = m
+            v_[i] = v
+            params[i] = p - step * m / (np.sqrt(v) + eps)
+    else:
+        momentum = hyper[H_MOMENTUM]
+        vel = state[0]
+        for i in range(start, stop):
+            p = params[i]
+            g = g0[i] + l2_scale * p
+            sq += p * p
+            velocity = momentum * vel[i] - lr * g
+            vel[i] = velocity
+            # (loop-invariant branch: unswitched by the compiler)
             if nesterov:
                 params[i] = p + momentum * velocity - lr * g
             else:
                 params[i] = p + velocity
+    return sq
 
 
 @njit(**_JIT)
@@ -704,7 +720,7 @@ def _optimizer_chunk(
     grads,
     state,
     n_weights,
-    owner,
+    segments,
     frozen,
     group_lr,
     solver,
@@ -714,27 +730,35 @@ def _optimizer_chunk(
     l2_scale,
     sq_parts,
 ):
-    """Optimizer update of parameter chunk ``c`` (its squared-weight sums go to
-    ``sq_parts[c]``)."""
-    lo, hi = _chunk_bounds(c, n_chunks, params.shape[0])
+    """Optimizer update of the segments of chunk ``c``.
+
+    ``segments`` rows are ``[start, stop, group]``: runs of parameters of one
+    convergence group, never straddling the weights/biases boundary
+    ``n_weights``. Frozen groups are skipped; each group has its own learning
+    rate. Squared-weight sums go to ``sq_parts[c, group]``.
+    """
+    lo, hi = _chunk_bounds(c, n_chunks, segments.shape[0])
     sq_parts[c, :] = 0.0
-    _optimizer_range(
-        lo,
-        hi,
-        params,
-        grads,
-        state,
-        n_weights,
-        owner,
-        frozen,
-        group_lr,
-        solver,
-        nesterov,
-        adam_scale,
-        hyper,
-        l2_scale,
-        sq_parts[c],
-    )
+    for s in range(lo, hi):
+        start, stop, group = segments[s, 0], segments[s, 1], segments[s, 2]
+        if frozen[group]:
+            continue
+        is_weight = start < n_weights
+        sq = _optimizer_segment(
+            start,
+            stop,
+            params,
+            grads,
+            state,
+            group_lr[group],
+            l2_scale if is_weight else 0.0,
+            solver,
+            nesterov,
+            adam_scale,
+            hyper,
+        )
+        if is_weight:
+            sq_parts[c, group] += sq
 
 
 # The parallel regions are kept in these two small functions: numba's parfor
@@ -826,7 +850,7 @@ def _optimizer_parallel(
     grads,
     state,
     n_weights,
-    owner,
+    segments,
     frozen,
     group_lr,
     solver,
@@ -848,7 +872,7 @@ def _optimizer_parallel(
             grads,
             state,
             n_weights,
-            owner,
+            segments,
             frozen,
             group_lr,
             solver,
@@ -867,7 +891,7 @@ def _optimizer_parallel(
             grads,
             state,
             n_weights,
-            owner,
+            segments,
             frozen,
             group_lr,
             solver,
@@ -899,7 +923,7 @@ def _fit_epoch(
     params,
     layers,
     n_weights,
-    owner,
+    segments,
     frozen,
     group_lr,
     act_code,
@@ -939,9 +963,9 @@ def _fit_epoch(
         Layer table.
     n_weights : int
         Length of the L2-penalised prefix of ``params``.
-    owner : ndarray of shape (n_params,)
-        Convergence group of each parameter (all 0 for a shared network, the
-        label for binary relevance).
+    segments : ndarray of shape (n_segments, 3)
+        ``[start, stop, group]`` runs of parameters of one convergence group
+        (group 0 for a shared network, the label for binary relevance).
     frozen : ndarray of shape (n_groups,)
         Groups whose parameters are not updated.
     group_lr : ndarray of shape (n_groups,)
@@ -1024,7 +1048,7 @@ def _fit_epoch(
             grads,
             state,
             n_weights,
-            owner,
+            segments,
             frozen,
             group_lr,
             solver,

@@ -183,7 +183,7 @@ def kernel_epoch(
             params,
             plan.table,
             plan.n_weights,
-            plan.owner,
+            plan.segments,
             frozen,
             np.asarray(group_lr, dtype=np.float64),
             _engine.ACTIVATION_CODES[activation],
