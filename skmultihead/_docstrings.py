@@ -103,10 +103,13 @@ pos_weight : {None, 'balanced'} or array-like of shape (n_labels,), default=None
 
 threshold : float, array-like of shape (n_labels,) or 'f1', default=0.5
     Decision threshold of each label's probability used by ``predict``. 'f1'
-    tunes one threshold per label to maximise that label's F1 on held-out
-    probabilities: the validation set (``X_val``/``Y_val``, or a stratified
-    ``validation_fraction`` split of the training data, which is then not
-    trained on), never the training predictions.
+    tunes the thresholds to maximise F1 on held-out probabilities: the
+    validation set (``X_val``/``Y_val``, or a stratified ``validation_fraction``
+    split of the training data, which is then not trained on), never the
+    training predictions. A label with at least 5 positives there gets the
+    threshold that maximises its own F1; rarer labels share the one that
+    maximises micro-F1 over all labels pooled (a threshold fitted to one or two
+    positives is noise).
 
 min_labels : {0, 1}, default=0
     With 1, every sample is predicted to have at least its most probable label.
@@ -126,7 +129,7 @@ _ATTRIBUTES = """\
 n_features_in_ : int
     Number of features seen during fit.
 
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
     Names of features seen during fit. Defined only when X has feature names
     that are all strings.
 

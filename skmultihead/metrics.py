@@ -82,16 +82,15 @@ def multilabel_log_loss(
 
     Parameters
     ----------
-    Y_true : {array-like, sparse matrix} of shape (n_samples, n_labels) or \
-(n_samples,)
+    Y_true : {array-like, sparse matrix} of shape (n_samples, n_labels) or (n_samples,)
         Ground truth binary indicator matrix (values in {0, 1}). NaN entries
         denote missing labels and contribute nothing to the loss. A 1-D binary
         ``y_true`` (values in {0, 1}) is treated as a single label.
 
-    Y_prob : array-like of shape (n_samples, n_labels), or list of n_labels \
-arrays of shape (n_samples, 2)
+    Y_prob : array-like of shape (n_samples, n_labels) or list of ndarray
         Predicted probability of every label being positive, as returned by
-        ``predict_proba`` of a multi-label classifier. The list format of
+        ``predict_proba`` of a multi-label classifier. A list of ``n_labels``
+        arrays of shape (n_samples, 2), the format of
         multi-output estimators such as
         :class:`~sklearn.ensemble.RandomForestClassifier` is accepted (the
         second column of each array is used). For a 1-D ``Y_true``, an array
