@@ -70,7 +70,11 @@ if not _CACHE:
         RuntimeWarning,
         stacklevel=2,
     )
-_JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH)
+# error_model="numpy": a float division by zero gives inf/nan instead of raising
+# ZeroDivisionError. The Python model's check before every division keeps loops
+# from vectorising (measured: Adam's update 9 ns/parameter scalar vs about 1 ns
+# vectorised); no kernel divides by a quantity that can be zero.
+_JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 _JIT_PARALLEL = dict(_JIT, parallel=True)
 # Tiny helpers are inlined at the numba IR level: each separately compiled
 # function costs a full compilation pipeline, and numba re-optimises every callee
