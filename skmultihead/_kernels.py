@@ -464,13 +464,16 @@ def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
                 D[i, j] = 0.0
                 continue
             z = Z[i, j]
-            # softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|))
-            tail = np.log1p(np.exp(-abs(z)))
+            # One exp serves both: e = exp(-|z|) never overflows;
+            # softplus(+-z) = max(+-z, 0) + log1p(e), and sigmoid(z) is
+            # 1 / (1 + e) for z >= 0, e / (1 + e) otherwise.
+            e = np.exp(-abs(z))
+            tail = np.log1p(e)
             sp_pos = max(z, 0.0) + tail
             sp_neg = max(-z, 0.0) + tail
             pw = pos_weight[j]
             loss_acc[j] += w * (pw * y * sp_neg + (1.0 - y) * sp_pos)
-            p = _sigmoid(z)
+            p = (1.0 if z >= 0.0 else e) / (1.0 + e)
             D[i, j] = w * inv_sw_sum * (p * (pw * y + 1.0 - y) - pw * y)
 
 
