@@ -449,14 +449,14 @@ def format_table(names, summaries, *, metrics=None, fmt="text", pm="±", std=Tru
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def legend(metrics=None, *, fmt="text", marked=True):
+def legend(metrics=None, *, fmt="text", marked=True, best="Best mean"):
     metrics = [*METRICS] if metrics is None else metrics
     up = ", ".join(m.label for m in metrics if m.greater_is_better)
     down = ", ".join(m.label for m in metrics if not m.greater_is_better)
     text = f"Higher is better: {up}. Lower is better: {down}."
     if marked:
         mark = "bold" if fmt == "markdown" else "*"
-        text += f" Best mean per column: {mark}."
+        text += f" {best} per column: {mark}."
     return text
 
 
