@@ -258,6 +258,9 @@ def _segments(owner, n_weights):
 # --------------------------------------------------------------------------------
 
 
+_MAX_GRAD_BYTES = 512 * 2**20
+
+
 def row_chunks(batch_size, plan):
     """Number of row chunks a mini-batch is split into.
 
@@ -272,6 +275,10 @@ def row_chunks(batch_size, plan):
         1 if work < 2**21 else (2 if work < 2**24 else (4 if work < 2**26 else 8))
     )
     n_chunks = min(n_chunks, batch_size // 32, os.cpu_count() or 1)
+    # Each chunk has its own gradient buffer: beyond _MAX_GRAD_BYTES in total
+    # (huge networks, e.g. binary relevance on wide sparse input) the memory
+    # costs more than the parallel speed-up gives.
+    n_chunks = min(n_chunks, _MAX_GRAD_BYTES // (8 * plan.n_params))
     return int(max(1, n_chunks))
 
 
