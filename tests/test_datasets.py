@@ -90,7 +90,7 @@ def test_shared_file_shapes_and_cardinality(name):
     assert X.shape == (n_samples, n_features)
     assert Y.shape == (n_samples, n_labels)
     assert X.dtype == np.float64
-    assert Y.dtype == np.int8
+    assert Y.dtype == np.int64
     assert sp.issparse(X) == sparse
     if sparse:
         assert X.format == "csr"
@@ -212,7 +212,7 @@ def test_load_emotions_shapes(subset, n):
     data = load_emotions(subset=subset)
     assert data.data.shape == (n, 72)
     assert data.target.shape == (n, 6)
-    assert data.data.dtype == np.float64 and data.target.dtype == np.int8
+    assert data.data.dtype == np.float64 and data.target.dtype == np.int64
     assert len(data.feature_names) == 72
     assert data.target_names == [
         "amazed-suprised",

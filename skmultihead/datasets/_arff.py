@@ -641,7 +641,10 @@ def _check_label_attributes(reader, attributes, label_idx):
 
 def _codes_to_labels(reader, attributes, label_idx, codes, linenos):
     """Map label codes (one column per label, one row per sample) to 0/1."""
-    Y = np.zeros(codes.shape, dtype=np.int8)
+    # int64, not int8: scikit-learn 1.9's label_binarize casts the classes
+    # arange(n_labels) to y's dtype, which wraps around in int8 beyond 127
+    # labels and silently scrambles the columns (bibtex has 159).
+    Y = np.zeros(codes.shape, dtype=np.int64)
     for k, j in enumerate(label_idx):
         attr = attributes[j]
         column = codes[:, k]
@@ -737,7 +740,7 @@ def load_arff(path, *, labels=None, xml=None, return_X_y=False):
             Features as float64, in file order. A scipy CSR matrix when the
             data section uses sparse rows (``{index value, ...}``), else a
             dense array. Missing values (``?``) are NaN.
-        target : ndarray of shape (n_samples, n_labels), dtype int8
+        target : ndarray of shape (n_samples, n_labels), dtype int64
             0/1 label indicator matrix, always dense.
         feature_names : list of str
             Names of the feature attributes.
@@ -814,7 +817,7 @@ def load_arff(path, *, labels=None, xml=None, return_X_y=False):
     >>> X, Y = load_arff(path, labels=["sad", "happy"], return_X_y=True)
     >>> Y
     array([[0, 1],
-           [1, 0]], dtype=int8)
+           [1, 0]])
     """
     path = Path(os.fspath(path))
     if not path.is_file():

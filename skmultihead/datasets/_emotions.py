@@ -59,7 +59,7 @@ def load_emotions(*, subset="train", return_X_y=False):
 
         data : ndarray of shape (n_samples, 72), dtype float64
             The audio features.
-        target : ndarray of shape (n_samples, 6), dtype int8
+        target : ndarray of shape (n_samples, 6), dtype int64
             0/1 label indicator matrix.
         feature_names : list of str
             The names of the 72 features.
