@@ -33,6 +33,9 @@ from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
 MAX_BALANCED_POS_WEIGHT = 100.0
+# Training has diverged when an epoch's loss exceeds this many times the loss of
+# the starting weights (or of predicting 1/2 for every label, if larger).
+DIVERGENCE_FACTOR = 1e6
 # threshold='f1': labels with fewer held-out positives share a pooled threshold.
 MIN_POSITIVES_TO_TUNE = 5
 
@@ -43,14 +46,24 @@ def _transaction(estimator):
 
     A failed ``fit``/``partial_fit`` must not leave a half-updated model behind.
     Fitting never mutates the previous arrays in place (it trains on copies), so
-    restoring the attribute dictionary is enough.
+    restoring the attribute dictionary is enough -- except for the random stream,
+    which shuffling advances in place: its state is restored too, so the next
+    ``partial_fit`` shuffles as if the failed call never happened.
     """
     saved = dict(estimator.__dict__)
+    rng = saved.get("_random_state")
+    rng_state = (
+        rng.get_state()
+        if isinstance(rng, np.random.RandomState) and rng is not np.random.mtrand._rand
+        else None
+    )
     try:
         yield
     except BaseException:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
+        if rng_state is not None:
+            rng.set_state(rng_state)
         raise
 
 
@@ -292,12 +305,17 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"{name} must have {len(views)} arrays, got {len(values)}."
             )
+        # Check and convert everything first: a bad array must not leave the
+        # earlier layers already overwritten.
+        arrays = []
         for i, (view, value) in enumerate(zip(views, values)):
             value = np.asarray(value)
             if value.shape != view.shape:
                 raise ValueError(
                     f"{name}[{i}] must have shape {view.shape}, got {value.shape}."
                 )
+            arrays.append(value.astype(view.dtype, copy=False))
+        for view, value in zip(views, arrays):
             view[...] = value
         # The weights no longer come from the recorded training: a warm-started
         # fit must not compare its losses with the old best loss.
@@ -403,7 +421,16 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if target_type not in ("binary",):
             raise ValueError(f"Unknown label type: {target_type!r}.")
         if first:
-            classes = np.unique(y) if classes is None else np.asarray(classes)
+            if classes is None:
+                classes = np.unique(y)
+            else:
+                given = np.asarray(classes)
+                if given.ndim != 1 or np.unique(given).size != given.size:
+                    raise ValueError(
+                        "classes must be a 1-D array of distinct class labels, got "
+                        f"{classes!r}."
+                    )
+                classes = np.unique(given)  # sorted, as scikit-learn's classes_
             if classes.size == 1:
                 raise ValueError(
                     "Classifier can't train when only one class is present in a "
@@ -656,9 +683,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         if not self._is_clean_array(X):
             X = self._validate_X(X, reset=False, dtype=self._params.dtype)
-        act_code = ACTIVATION_CODES[self.activation]
         return predict_raw(
-            X, self._params, self._plan, act_code, sigmoid, self.n_threads
+            X, self._params, self._plan, self._act_code, sigmoid, self.n_threads
         )
 
     def _is_clean_array(self, X):
@@ -677,7 +703,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and bool(np.isfinite(X).all())
+            # A sum is finite iff every value is (or it overflowed: then the
+            # slow path decides); no (n_samples, n_features) boolean temporary.
+            and bool(np.isfinite(X.sum()))
         )
 
     def __sklearn_tags__(self):
@@ -709,10 +737,19 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
+        # Frequency weights: weights c * w are the objective of w with alpha / c.
+        # Rescale by a power of two (exact, so in-range weights give the same
+        # bits) to put the largest weight in [1, 2): weight sums cannot overflow
+        # and no weight leaves the training dtype's range.
+        _, exponent = np.frexp(sample_weight.max())
+        sample_weight = np.ldexp(sample_weight, 1 - exponent)
+        alpha = float(np.ldexp(self.alpha, 1 - exponent))
         dtype = X.dtype
         hidden = self._hidden_sizes()
         if reuse:
             self._check_same_architecture(X.shape[1], Y.shape[1], hidden)
+            if not self._tunes_threshold():
+                self.threshold_ = self._fixed_threshold(Y.shape[1])
         else:
             self.classes_ = classes
             self._binary_1d = binary_1d
@@ -742,6 +779,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             val,
             incremental=incremental,
             fresh_optimizer=not incremental or not reuse,
+            alpha=alpha,
         )
         return self
 
@@ -785,8 +823,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if (X_val is None) != (Y_val is None):
             raise ValueError("X_val and Y_val must be given together.")
         if X_val is not None:
-            Xv = self._validate_X(X_val, reset=False, dtype=X.dtype)
-            Yv, _, _ = self._validate_targets(Y_val, Xv.shape[0], first=False)
+            try:
+                Xv = self._validate_X(X_val, reset=False, dtype=X.dtype)
+                Yv, _, _ = self._validate_targets(Y_val, Xv.shape[0], first=False)
+            except (ValueError, TypeError) as exc:
+                kind = ValueError if isinstance(exc, ValueError) else TypeError
+                raise kind(f"Invalid validation set (X_val, Y_val): {exc}") from exc
             val = (Xv, Yv, Y_val, np.ones(Xv.shape[0]))
             return X, Y, Y_user, sample_weight, val
         if not self._uses_validation():
@@ -822,7 +864,18 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _train(self, X, Y, sample_weight, val, *, incremental, fresh_optimizer):
+    def _reference_loss(self, X, Y, params, plan, act_code):
+        """Loss the divergence guard compares with: that of the weights this
+        call starts from, on (up to) 64 rows, and at least the loss of
+        predicting 1/2 for every label."""
+        m = min(X.shape[0], 64)
+        Xm = X[:m].toarray() if sparse.issparse(X) else X[:m]
+        logits = predict_raw(Xm, params, plan, act_code, False, self.n_threads)
+        start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
+        baseline = np.log(2.0) * float(np.maximum(self.pos_weight_, 1.0).sum())
+        return max(start, baseline) if np.isfinite(start) else baseline
+
+    def _train(self, X, Y, sample_weight, val, *, incremental, fresh_optimizer, alpha):
         plan = self._plan
         dtype = X.dtype
         params = self._params.astype(dtype, copy=True)
@@ -843,7 +896,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             adam_t = self._adam_t
             group_lr = self._group_lr.copy()
         hyper = np.array(
-            [self.alpha, self.beta_1, self.beta_2, self.epsilon, self.momentum],
+            [alpha, self.beta_1, self.beta_2, self.epsilon, self.momentum],
             dtype=np.float64,
         )
         runner = EpochRunner(
@@ -860,6 +913,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             monitor.frozen[self._freeze_constant_labels(Y, params)] = True
         order = np.arange(n_samples)
         act_code = ACTIVATION_CODES[self.activation]
+        self._act_code = act_code  # what predict uses, whatever set_params does later
+        monitor.reference_loss = self._reference_loss(X, Y, params, plan, act_code)
         nesterov = bool(self.nesterovs_momentum)
         max_epochs = 1 if incremental else self.max_iter
         with engine_context(self.n_threads):
@@ -970,6 +1025,7 @@ class _Monitor:
         ):
             self.best[:] = previous
         self.n_epochs = 0
+        self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
         self.scorer = None
         if self.early_stopping and est.scoring is not None:
@@ -995,12 +1051,16 @@ class _Monitor:
         """Record one epoch; return False when every unit has stopped."""
         est = self.est
         loss = float(label_loss.sum() + group_l2.sum())
-        if not np.isfinite(loss):
+        limit = DIVERGENCE_FACTOR * self.reference_loss
+        if not np.isfinite(loss) or loss > limit:
             raise ValueError(
-                f"The training loss became {loss} at epoch {len(est.loss_curve_) + 1}"
-                "; the learning rate is probably too large "
-                f"(learning_rate_init={est.learning_rate_init}). The previous "
-                "model, if any, is unchanged."
+                f"The training loss became {loss:.6g} at epoch "
+                f"{len(est.loss_curve_) + 1} (it started at "
+                f"{self.reference_loss:.6g}): training diverged. The learning rate "
+                f"is probably too large (learning rate {np.max(group_lr):g}; "
+                "partial_fit keeps the one it started with), or X has very large "
+                "values (scale it), or alpha is large relative to a batch's total "
+                "sample_weight. The previous model, if any, is unchanged."
             )
         active = self.active_units()
         self.label_epochs += ~self.frozen[self.group_of_label]
@@ -1064,8 +1124,9 @@ class _Monitor:
     def _validation(self):
         est = self.est
         Xv, Yv, Yv_user, swv = self.val
-        act_code = ACTIVATION_CODES[est.activation]
-        logits = predict_raw(Xv, self.params, self.plan, act_code, False, est.n_threads)
+        logits = predict_raw(
+            Xv, self.params, self.plan, est._act_code, False, est.n_threads
+        )
         val_loss = _bce_per_label(logits, Yv, swv)
         est.validation_loss_curve_.append(float(val_loss.sum()))
         if self.scorer is not None:
@@ -1091,7 +1152,7 @@ class _Monitor:
         elif not self.incremental:
             est._unit_best_loss = self.best.copy()
         if self.incremental:
-            est.n_iter_ = est.n_iter_ + 1
+            est.n_iter_ = est.n_iter_ + self.n_epochs  # 0 if interrupted
         elif est._per_label_groups:
             est.n_iter_ = self.label_epochs.copy()
         else:

@@ -756,9 +756,9 @@ def test_diverging_fit_raises_and_keeps_previous_model(Est, config, how):
         est.set_params(learning_rate_init=1e6, n_iter_no_change=50, max_iter=50)
     else:
         # partial_fit keeps its optimizer (and learning rate) between calls, as
-        # MLPClassifier does: the rate is set from the start. One epoch on X
-        # stays finite.
-        est = Est(random_state=0, learning_rate_init=1e6, batch_size=10, **params)
+        # MLPClassifier does: the rate is set from the start. A first call of
+        # one step stays finite (its loss is measured before the step).
+        est = Est(random_state=0, learning_rate_init=1e6, batch_size=len(X), **params)
         est.partial_fit(X, Y)
         assert np.isfinite(est.loss_)
     est.set_params(batch_size=10)  # several steps per epoch
@@ -775,14 +775,12 @@ def test_diverging_fit_raises_and_keeps_previous_model(Est, config, how):
     assert est.loss_curve_ == state[0]
     np.testing.assert_array_equal(est.n_iter_, state[1])
     assert est.t_ == state[2] and est.loss_ == state[3]
-    # The model is still usable: training on sane data goes on from there.
-    est.set_params(learning_rate_init=1e-3, max_iter=2)
-    if how == "warm_start":
-        est.fit(X, Y)
-        assert len(est.loss_curve_) == len(state[0]) + 2
-    else:
-        est.partial_fit(X, Y)
-        assert len(est.loss_curve_) == len(state[0]) + 1
+    # The model is still usable: training on sane data goes on from there (for
+    # partial_fit through a warm-started fit: partial_fit would keep the 1e6
+    # learning rate of its optimizer and diverge again).
+    est.set_params(learning_rate_init=1e-3, max_iter=2, warm_start=True)
+    est.fit(X, Y)
+    assert len(est.loss_curve_) == len(state[0]) + 2
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
