@@ -673,19 +673,24 @@ def _optimizer_segment(
     backward pass never touches it; ``l2_scale`` is 0 for biases); Adam with the
     bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)``
     folded into the step size (sklearn's formulation), or SGD with (Nesterov)
-    momentum. The chunks' partial gradients are first summed into ``grads[0]``,
-    so that the update loops are branch-free and vectorise.
+    momentum. The update loops are branch-free and vectorise.
 
     Returns
     -------
     sq : float
         Sum of the squared parameters before the update.
     """
+    # Chunks beyond the second are folded into the first; the update loops then
+    # read g0 + w1 * g1 (g1 = g0 with w1 = 0 for a single chunk), so the common
+    # one- and two-chunk cases need no extra pass over the gradients (these
+    # loops are memory-bound for large networks).
     g0 = grads[0]
-    for c in range(1, grads.shape[0]):
+    for c in range(2, grads.shape[0]):
         gc = grads[c]
         for i in range(start, stop):
             g0[i] += gc[i]
+    g1 = grads[1] if grads.shape[0] > 1 else grads[0]
+    w1 = 1.0 if grads.shape[0] > 1 else 0.0
     sq = 0.0
     if solver == ADAM:
         beta1 = hyper[H_BETA1]
@@ -695,7 +700,7 @@ def _optimizer_segment(
         m_, v_ = state[0], state[1]
         for i in range(start, stop):
             p = params[i]
-            g = g0[i] + l2_scale * p
+            g = g0[i] + w1 * g1[i] + l2_scale * p
             sq += p * p
             m = beta1 * m_[i] + (1.0 - beta1) * g
             v = beta2 * v_[i] + (1.0 - beta2) * g * g
@@ -707,7 +712,7 @@ def _optimizer_segment(
         vel = state[0]
         for i in range(start, stop):
             p = params[i]
-            g = g0[i] + l2_scale * p
+            g = g0[i] + w1 * g1[i] + l2_scale * p
             sq += p * p
             velocity = momentum * vel[i] - lr * g
             vel[i] = velocity
