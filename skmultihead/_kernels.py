@@ -85,6 +85,12 @@ _JIT_INLINE = dict(_JIT, inline="always")
 IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
 # Solver codes.
 SGD, ADAM = 0, 1
+# Integer constants passed to jitted helpers. A literal argument (``f(0)``)
+# makes numba compile a separate specialisation for ``Literal[int](0)`` (and
+# again for every callee it reaches), nearly doubling the cold compile time;
+# these are plain int64 values.
+_ZERO = np.int64(0)
+_ONE = np.int64(1)
 # Column indices of the layer table.
 W_OFF, B_OFF, N_BLOCKS, FAN_IN, FAN_OUT, ACT_OFF = 0, 1, 2, 3, 4, 5
 # Row counts up to which dense products are hand-written loops instead of BLAS
@@ -354,7 +360,7 @@ def _predict_block(
         indptr,
         is_sparse,
         rows,
-        0,
+        _ZERO,
         m,
         Xb,
         params,
@@ -407,7 +413,7 @@ def _predict_parallel(
             params,
             layers,
             act_code,
-            0,
+            _ZERO,
             n_samples,
             row_width,
             sigmoid,
@@ -806,8 +812,8 @@ def _chunks_parallel(
     """
     if n_chunks == 1:
         _chunk_step(
-            0,
-            1,
+            _ZERO,
+            _ONE,
             X,
             data,
             indices,
@@ -878,8 +884,8 @@ def _optimizer_parallel(
     """
     if n_chunks == 1:
         _optimizer_chunk(
-            0,
-            1,
+            _ZERO,
+            _ONE,
             params,
             grads,
             state,
