@@ -7,7 +7,6 @@ its network has, how weights are initialised and how the flat buffer is shown as
 ``coefs_``/``intercepts_``.
 """
 
-import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -17,7 +16,6 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
@@ -29,13 +27,11 @@ from sklearn.utils.validation import (
 
 from . import _kernels as K
 from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
+from ._monitor import _bce_per_label, _Monitor
 
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
 MAX_BALANCED_POS_WEIGHT = 100.0
-# Training has diverged when an epoch's loss exceeds this many times the loss of
-# the starting weights (or of predicting 1/2 for every label, if larger).
-DIVERGENCE_FACTOR = 1e6
 # threshold='f1': labels with fewer held-out positives share a pooled threshold.
 MIN_POSITIVES_TO_TUNE = 5
 
@@ -65,21 +61,6 @@ def _transaction(estimator):
         if rng_state is not None:
             rng.set_state(rng_state)
         raise
-
-
-def _bce_per_label(logits, Y, sample_weight):
-    """Sample-weighted mean BCE of each label from logits; NaN labels skipped.
-
-    Returns an array of shape (n_labels,). Computed from the logits as
-    ``max(z, 0) - z * y + log1p(exp(-|z|))``, so it never takes the log of a
-    rounded probability.
-    """
-    Z = logits.astype(np.float64, copy=False)
-    observed = ~np.isnan(Y)
-    Yz = np.where(observed, Y, 0.0)
-    loss = np.maximum(Z, 0.0) - Z * Yz + np.log1p(np.exp(-np.abs(Z)))
-    loss = np.where(observed, loss, 0.0)
-    return sample_weight @ loss / sample_weight.sum()
 
 
 def _f1_cut(p, y):
@@ -968,192 +949,3 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if self._tunes_threshold() and val is not None:
             P = predict_raw(val[0], params, plan, act_code, True, self.n_threads)
             self.threshold_ = _best_f1_thresholds(P, val[1])
-
-
-class _Monitor:
-    """Convergence, early stopping and learning curves of one fit.
-
-    Losses are tracked per *stopping unit*: one unit for a shared network and
-    for early stopping, one unit per label for binary relevance otherwise. A unit that
-    stops is frozen (its parameters are no longer updated) while the others go
-    on. All quantities are "lower is better" (scores are negated).
-    """
-
-    def __init__(self, est, plan, n_outputs, params, val, incremental):
-        self.est = est
-        self.plan = plan
-        self.params = params
-        self.val = val
-        self.incremental = incremental
-        self.early_stopping = est.early_stopping and val is not None and not incremental
-        # Per-label networks stop one by one on their own training loss. With
-        # early stopping they are monitored together, like the shared network:
-        # a per-label validation loss on a validation set of a few dozen rows
-        # bottoms out after a handful of epochs for rare labels (measured on
-        # medical: micro-F1 0.19 per label vs 0.57 monitored together).
-        per_label = est._per_label_groups and not self.early_stopping
-        self.n_units = plan.n_groups if per_label else 1
-        # unit of each group and of each label
-        self.unit_of_group = (
-            np.arange(plan.n_groups)
-            if per_label
-            else np.zeros(plan.n_groups, dtype=np.int64)
-        )
-        if per_label:
-            self.unit_of_label = np.arange(n_outputs)
-        else:
-            self.unit_of_label = np.zeros(n_outputs, dtype=np.int64)
-        self.unit_size = np.bincount(self.unit_of_group, minlength=self.n_units)
-        # group of each label: its own for per-label networks, else the one group
-        self.group_of_label = (
-            np.arange(n_outputs)
-            if plan.n_groups == n_outputs
-            else np.zeros(n_outputs, dtype=np.int64)
-        )
-        self.label_epochs = np.zeros(n_outputs, dtype=np.int64)
-        self.frozen = np.zeros(plan.n_groups, dtype=np.bool_)
-        self.no_improvement = np.zeros(self.n_units, dtype=np.int64)
-        self.started = np.zeros(self.n_units, dtype=np.bool_)
-        self.best = np.full(self.n_units, np.inf)
-        # Like MLPClassifier, a warm-started fit keeps comparing the training loss
-        # with the best loss of the previous fits (per stopping unit).
-        previous = getattr(est, "_unit_best_loss", None)
-        if (
-            not self.early_stopping
-            and previous is not None
-            and previous.shape == self.best.shape
-        ):
-            self.best[:] = previous
-        self.n_epochs = 0
-        self.reference_loss = np.inf
-        self.best_params = params.copy() if self.early_stopping else None
-        self.scorer = None
-        if self.early_stopping and est.scoring is not None:
-            self.scorer = check_scoring(est, scoring=est.scoring)
-
-    def any_active(self):
-        return not self.frozen.all()
-
-    def active_units(self):
-        """Units with at least one group still training."""
-        n_frozen = np.bincount(
-            self.unit_of_group, weights=self.frozen, minlength=self.n_units
-        )
-        return n_frozen < self.unit_size
-
-    def _per_unit(self, per_label, per_group):
-        out = np.zeros(self.n_units)
-        np.add.at(out, self.unit_of_label, per_label)
-        np.add.at(out, self.unit_of_group, per_group)
-        return out
-
-    def end_epoch(self, label_loss, group_l2, group_lr):
-        """Record one epoch; return False when every unit has stopped."""
-        est = self.est
-        loss = float(label_loss.sum() + group_l2.sum())
-        limit = DIVERGENCE_FACTOR * self.reference_loss
-        if not np.isfinite(loss) or loss > limit:
-            raise ValueError(
-                f"The training loss became {loss:.6g} at epoch "
-                f"{len(est.loss_curve_) + 1} (it started at "
-                f"{self.reference_loss:.6g}): training diverged. The learning rate "
-                f"is probably too large (learning rate {np.max(group_lr):g}; "
-                "partial_fit keeps the one it started with), or X has very large "
-                "values (scale it), or alpha is large relative to a batch's total "
-                "sample_weight. The previous model, if any, is unchanged."
-            )
-        active = self.active_units()
-        self.label_epochs += ~self.frozen[self.group_of_label]
-        self.n_epochs += 1
-        est.loss_curve_.append(loss)
-        est.loss_ = loss
-        if est.verbose:
-            print(f"Iteration {len(est.loss_curve_)}, loss = {loss:.8f}")
-        value = self._per_unit(label_loss, group_l2)
-        if est.best_loss_ is not None:
-            est.best_loss_ = min(est.best_loss_, loss)
-        if self.val is not None:
-            val_value = self._validation()
-            if self.early_stopping:
-                value = val_value
-        if self.incremental:
-            return True
-        improved = value < self.best - est.tol
-        better = value < self.best
-        # Patience starts once the monitored value has improved on its first
-        # epoch: a score such as F1 is flat at 0 until predictions first cross
-        # the threshold, and counting those epochs stops training before it
-        # learns anything (sklearn's early stopping ends medical at F1 0.04).
-        self.started |= improved & np.isfinite(self.best)
-        waiting = improved | ~active
-        if self.early_stopping:
-            waiting |= ~self.started
-        self.no_improvement = np.where(waiting, 0, self.no_improvement + 1)
-        if self.early_stopping and np.any(better & active):
-            for u in np.flatnonzero(better & active):
-                idx = self._unit_index(u)
-                self.best_params[idx] = self.params[idx]
-        self.best = np.where(better & active, value, self.best)
-        for u in np.flatnonzero((self.no_improvement > est.n_iter_no_change) & active):
-            self._trigger_stopping(u, group_lr)
-        return self.any_active()
-
-    def _unit_index(self, u):
-        if self.n_units == 1:
-            return slice(None)
-        return self.plan.group_index[u]
-
-    def _trigger_stopping(self, u, group_lr):
-        est = self.est
-        groups = self.unit_of_group == u
-        if est.solver == "sgd" and est.learning_rate == "adaptive":
-            if group_lr[groups][0] > 1e-6:
-                group_lr[groups] /= 5.0
-                self.no_improvement[u] = 0
-                if est.verbose:
-                    print(f"Setting learning rate to {group_lr[groups][0]:f}")
-                return
-        if est.verbose:
-            what = "Validation score" if self.early_stopping else "Training loss"
-            print(
-                f"{what} did not improve more than tol={est.tol} for "
-                f"{est.n_iter_no_change} consecutive epochs. Stopping."
-            )
-        self.frozen[groups] = True
-
-    def _validation(self):
-        est = self.est
-        Xv, Yv, Yv_user, swv = self.val
-        logits = predict_raw(
-            Xv, self.params, self.plan, est._act_code, False, est.n_threads
-        )
-        val_loss = _bce_per_label(logits, Yv, swv)
-        est.validation_loss_curve_.append(float(val_loss.sum()))
-        if self.scorer is not None:
-            view = copy.copy(est)
-            view._params = self.params
-            score = float(self.scorer(view, Xv, Yv_user))
-            value = np.array([-score])
-        else:
-            score = -float(val_loss.sum())
-            value = np.zeros(self.n_units)
-            np.add.at(value, self.unit_of_label, val_loss)
-        est.validation_scores_.append(score)
-        if est.verbose:
-            print(f"Validation score: {score:f}")
-        if self.early_stopping and score > est.best_validation_score_:
-            est.best_validation_score_ = score
-        return value
-
-    def finish(self):
-        est = self.est
-        if self.early_stopping:
-            self.params[:] = self.best_params
-        elif not self.incremental:
-            est._unit_best_loss = self.best.copy()
-        if self.incremental:
-            est.n_iter_ = est.n_iter_ + self.n_epochs  # 0 if interrupted
-        elif est._per_label_groups:
-            est.n_iter_ = self.label_epochs.copy()
-        else:
-            est.n_iter_ = self.n_epochs
