@@ -694,9 +694,10 @@ def main(args, env_info):
         "the number of epochs; *min* is the fastest repeat; *CPU* is the process CPU "
         "time per epoch (all threads: a noise check, since time spent waiting for a "
         "busy core is not counted). GFLOP/s uses 6·n·Σ(fan_in·fan_out) FLOPs per "
-        "epoch; % GEMM peak compares it with the best matmul rate of the same dtype "
-        "and thread count. *peer/ours*: the peer's time divided by ours (same "
-        "problem, threads and dtype; > 1 means ours is faster); on the "
+        "epoch (this counts an input-layer delta nobody computes: about 1.4x the "
+        "arithmetic done); % GEMM peak compares it with the best matmul rate of the "
+        "same dtype and thread count. *peer/ours*: the peer's time divided by ours "
+        "(same problem, threads and dtype; > 1 means ours is faster); on the "
         "MultiHead(h=L·h) row it is MultiHead's time over BR's.",
         "",
         results_table(rows, peaks),
