@@ -679,54 +679,54 @@ def _optimizer_segment(
     backward pass never touches it; ``l2_scale`` is 0 for biases); Adam with the
     bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)``
     folded into the step size (sklearn's formulation), or SGD with (Nesterov)
-    momentum. The update loops are branch-free and vectorise.
+    momentum. The chunks' partial gradients are first summed into ``grads[0]``,
+    so that the update loops are branch-free and vectorise.
 
     Returns
     -------
     sq : float
         Sum of the squared parameters before the update.
     """
-    # Chunks beyond the second are folded into the first; the update loops then
-    # read g0 + w1 * g1 (g1 = g0 with w1 = 0 for a single chunk), so the common
-    # one- and two-chunk cases need no extra pass over the gradients (these
-    # loops are memory-bound for large networks).
-    g0 = grads[0]
-    for c in range(2, grads.shape[0]):
-        gc = grads[c]
-        for i in range(start, stop):
+    # Loops run over slices from 0: with range(start, stop) numba cannot prove
+    # the index non-negative, keeps its wrap-around check and the loop does not
+    # vectorise (measured: Adam 4.7 vs 1.2 ns/parameter).
+    p_ = params[start:stop]
+    g0 = grads[0, start:stop]
+    for c in range(1, grads.shape[0]):
+        gc = grads[c, start:stop]
+        for i in range(g0.shape[0]):
             g0[i] += gc[i]
-    g1 = grads[1] if grads.shape[0] > 1 else grads[0]
-    w1 = 1.0 if grads.shape[0] > 1 else 0.0
     sq = 0.0
     if solver == ADAM:
         beta1 = hyper[H_BETA1]
         beta2 = hyper[H_BETA2]
         eps = hyper[H_EPS]
         step = lr * adam_scale
-        m_, v_ = state[0], state[1]
-        for i in range(start, stop):
-            p = params[i]
-            g = g0[i] + w1 * g1[i] + l2_scale * p
+        m_ = state[0, start:stop]
+        v_ = state[1, start:stop]
+        for i in range(p_.shape[0]):
+            p = p_[i]
+            g = g0[i] + l2_scale * p
             sq += p * p
             m = beta1 * m_[i] + (1.0 - beta1) * g
             v = beta2 * v_[i] + (1.0 - beta2) * g * g
             m_[i] = m
             v_[i] = v
-            params[i] = p - step * m / (np.sqrt(v) + eps)
+            p_[i] = p - step * m / (np.sqrt(v) + eps)
     else:
         momentum = hyper[H_MOMENTUM]
-        vel = state[0]
-        for i in range(start, stop):
-            p = params[i]
-            g = g0[i] + w1 * g1[i] + l2_scale * p
+        vel = state[0, start:stop]
+        for i in range(p_.shape[0]):
+            p = p_[i]
+            g = g0[i] + l2_scale * p
             sq += p * p
             velocity = momentum * vel[i] - lr * g
             vel[i] = velocity
             # (loop-invariant branch: unswitched by the compiler)
             if nesterov:
-                params[i] = p + momentum * velocity - lr * g
+                p_[i] = p + momentum * velocity - lr * g
             else:
-                params[i] = p + velocity
+                p_[i] = p + velocity
     return sq
 
 
