@@ -178,6 +178,18 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z):
 def _block_forward(A, W, lo, hi, Z):
     """Block-diagonal product ``Z[lo:hi] = A[lo:hi] @ blockdiag(W)``."""
     n_blocks, fan_in, fan_out = W.shape
+    if fan_out == 1:
+        # One output per block (binary relevance's output layer): a dot product
+        # accumulated in a register, not added into Z in memory at every step.
+        for i in range(lo, hi):
+            for b in range(n_blocks):
+                a_row = A[i, b * fan_in : (b + 1) * fan_in]
+                w_col = W[b, :, 0]
+                acc = 0.0
+                for k in range(fan_in):
+                    acc += a_row[k] * w_col[k]
+                Z[i, b] = acc
+        return
     for i in range(lo, hi):
         for b in range(n_blocks):
             for o in range(fan_out):
