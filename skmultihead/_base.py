@@ -850,8 +850,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         call starts from, on (up to) 64 rows, and at least the loss of
         predicting 1/2 for every label."""
         m = min(X.shape[0], 64)
-        Xm = X[:m].toarray() if sparse.issparse(X) else X[:m]
-        logits = predict_raw(Xm, params, plan, act_code, False, self.n_threads)
+        logits = predict_raw(X[:m], params, plan, act_code, False, self.n_threads)
         start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
         baseline = np.log(2.0) * float(np.maximum(self.pos_weight_, 1.0).sum())
         return max(start, baseline) if np.isfinite(start) else baseline

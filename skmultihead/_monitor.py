@@ -55,16 +55,11 @@ class _Monitor:
         # medical: micro-F1 0.19 per label vs 0.57 monitored together).
         per_label = est._per_label_groups and not self.early_stopping
         self.n_units = plan.n_groups if per_label else 1
-        # unit of each group and of each label
         self.unit_of_group = (
             np.arange(plan.n_groups)
             if per_label
             else np.zeros(plan.n_groups, dtype=np.int64)
         )
-        if per_label:
-            self.unit_of_label = np.arange(n_outputs)
-        else:
-            self.unit_of_label = np.zeros(n_outputs, dtype=np.int64)
         self.unit_size = np.bincount(self.unit_of_group, minlength=self.n_units)
         # group of each label: its own for per-label networks, else the one group
         self.group_of_label = (
@@ -72,6 +67,7 @@ class _Monitor:
             if plan.n_groups == n_outputs
             else np.zeros(n_outputs, dtype=np.int64)
         )
+        self.unit_of_label = self.unit_of_group[self.group_of_label]
         self.label_epochs = np.zeros(n_outputs, dtype=np.int64)
         self.frozen = np.zeros(plan.n_groups, dtype=np.bool_)
         self.no_improvement = np.zeros(self.n_units, dtype=np.int64)
