@@ -43,11 +43,13 @@ def _sparse_points():
     if not path.exists():
         return []
     points = []
-    for row in json.loads(path.read_text()):
+    for row in json.loads(path.read_text())["results"]:
+        if row["dtype"] != "float64":
+            continue
         n, d = row["shape"]
         flops = 6 * n * (d * 100 + 100 * row["labels"])
         label = f"{row['dataset']} (CSR): n={n} d={d} L={row['labels']} h=100"
-        points.append((flops, label, row["threads"], row["ratio"]))
+        points.append((flops, label, row["threads"], row["ratio_per_epoch"]))
     return points
 
 

@@ -760,6 +760,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             val,
             incremental=incremental,
             fresh_optimizer=not incremental or not reuse,
+            fresh_params=not reuse,
             alpha=alpha,
         )
         return self
@@ -855,10 +856,23 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         baseline = np.log(2.0) * float(np.maximum(self.pos_weight_, 1.0).sum())
         return max(start, baseline) if np.isfinite(start) else baseline
 
-    def _train(self, X, Y, sample_weight, val, *, incremental, fresh_optimizer, alpha):
+    def _train(
+        self,
+        X,
+        Y,
+        sample_weight,
+        val,
+        *,
+        incremental,
+        fresh_optimizer,
+        fresh_params,
+        alpha,
+    ):
         plan = self._plan
         dtype = X.dtype
-        params = self._params.astype(dtype, copy=True)
+        # Train on a copy of a fitted model's weights (a failed fit must leave
+        # them untouched); weights drawn by this very call need no copy.
+        params = self._params.astype(dtype, copy=not fresh_params)
         n_samples = X.shape[0]
         n_groups = plan.n_groups
         solver = K.ADAM if self.solver == "adam" else K.SGD
@@ -881,8 +895,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         runner = EpochRunner(
             X,
-            Y.astype(dtype),
-            sample_weight.astype(dtype),
+            Y.astype(dtype, copy=False),
+            sample_weight.astype(dtype, copy=False),
             self.pos_weight_.astype(dtype),
             plan,
             self._batch_size(n_samples),

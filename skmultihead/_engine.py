@@ -201,13 +201,34 @@ class LayerPlan:
             dtype=np.int64,
         ).reshape(-1, 6)
         self.n_groups = int(n_groups)
-        owner = np.empty(self.n_params, dtype=np.int64)
-        for i in range(len(self.blocks)):
-            owner[self.weight_slice(i)] = owner_of(i, "w")
-            owner[self.bias_slice(i)] = owner_of(i, "b")
-        self.owner = owner
-        self.group_index = [np.flatnonzero(owner == g) for g in range(self.n_groups)]
-        self.segments = _segments(owner, self.n_weights)
+        if self.n_groups == 1:
+            # One group (the shared network): no per-parameter owner array, which
+            # would cost a pass over n_params (and fresh pages) on every fit.
+            self._owner = None
+            self.segments = _segments_of_bounds(
+                np.array([0, self.n_weights, self.n_params]), np.zeros(2, np.int64)
+            )
+        else:
+            owner = np.empty(self.n_params, dtype=np.int64)
+            for i in range(len(self.blocks)):
+                owner[self.weight_slice(i)] = owner_of(i, "w")
+                owner[self.bias_slice(i)] = owner_of(i, "b")
+            self._owner = owner
+            self.segments = _segments(owner, self.n_weights)
+        self._group_index = {}
+
+    @property
+    def owner(self):
+        """Convergence group of every parameter, shape ``(n_params,)``."""
+        if self._owner is None:
+            return np.zeros(self.n_params, dtype=np.int64)
+        return self._owner
+
+    def group_index(self, group):
+        """Indices of the parameters of one convergence group (cached)."""
+        if group not in self._group_index:
+            self._group_index[group] = np.flatnonzero(self.owner == group)
+        return self._group_index[group]
 
     @property
     def n_features(self):
@@ -243,14 +264,23 @@ def _segments(owner, n_weights):
     n = owner.size
     bounds = np.flatnonzero(np.diff(owner)) + 1
     bounds = np.unique(np.concatenate([[0, n_weights, n], bounds]))
-    starts, stops = [], []
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    return _segments_of_bounds(bounds, owner[bounds[:-1]])
+
+
+def _segments_of_bounds(bounds, groups):
+    """Runs ``bounds[i]:bounds[i + 1]`` of group ``groups[i]``, cut into pieces of
+    at most ``_MAX_SEGMENT``, as ``[start, stop, group]`` rows."""
+    starts, stops, owners = [], [], []
+    for a, b, g in zip(bounds[:-1], bounds[1:], groups):
+        if b <= a:
+            continue
         cuts = np.arange(a, b, _MAX_SEGMENT)
         starts.append(cuts)
         stops.append(np.append(cuts[1:], b))
-    starts = np.concatenate(starts)
-    stops = np.concatenate(stops)
-    return np.column_stack([starts, stops, owner[starts]]).astype(np.int64)
+        owners.append(np.full(cuts.size, g))
+    return np.column_stack(
+        [np.concatenate(starts), np.concatenate(stops), np.concatenate(owners)]
+    ).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------
@@ -261,7 +291,7 @@ def _segments(owner, n_weights):
 _MAX_GRAD_BYTES = 512 * 2**20
 
 
-def row_chunks(batch_size, plan):
+def row_chunks(batch_size, plan, row_nnz=None):
     """Number of row chunks a mini-batch is split into.
 
     One chunk while a step is too small to pay for a parallel region, then 2, 4
@@ -269,8 +299,20 @@ def row_chunks(batch_size, plan):
     the machine has cores (``os.cpu_count()``: a property of the machine, not of
     ``n_threads`` or of this process's affinity, so a given machine gives the
     same chunks, hence the same bits, for any thread count).
+
+    The work of a row is its multiply-adds: ``n_params`` for dense input; for
+    CSR input (``row_nnz``: mean non-zeros per row) the first layer costs
+    ``row_nnz`` instead of ``n_features`` multiply-adds per unit, plus one pass
+    over its weights per step (zeroing and reducing each chunk's gradient).
     """
     work = batch_size * plan.n_params
+    if row_nnz is not None:
+        n_features, first_width = plan.n_features, plan.blocks[0][2]
+        dense_first = n_features * first_width
+        work = (
+            batch_size * (plan.n_params - dense_first + row_nnz * first_width)
+            + 2 * dense_first
+        )
     n_chunks = (
         1 if work < 2**21 else (2 if work < 2**24 else (4 if work < 2**26 else 8))
     )
@@ -334,6 +376,29 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
     return out
 
 
+def _column_scratch(X, is_sparse, batch_size, n_chunks, dtype):
+    """Per-chunk buffers for a CSR batch grouped by column (``colptr``, ``crow``,
+    ``cval``; see ``_kernels._batch_columns``); empty for dense input.
+
+    A chunk holds at most ``ceil(batch_size / n_chunks)`` rows, so it never
+    holds more non-zeros than the densest rows of ``X`` that many.
+    """
+    if not is_sparse:
+        return (
+            np.empty((n_chunks, 0), dtype=np.int64),
+            np.empty((n_chunks, 0), dtype=np.int64),
+            np.empty((n_chunks, 0), dtype=dtype),
+        )
+    rows_per_chunk = -(-batch_size // n_chunks)
+    row_nnz = np.diff(X.indptr)
+    capacity = int(np.sort(row_nnz)[::-1][:rows_per_chunk].sum())
+    return (
+        np.empty((n_chunks, X.shape[1] + 1), dtype=np.int64),
+        np.empty((n_chunks, capacity), dtype=np.int64),
+        np.empty((n_chunks, capacity), dtype=dtype),
+    )
+
+
 class EpochRunner:
     """Scratch buffers of one fit and the call of the epoch kernel.
 
@@ -347,13 +412,17 @@ class EpochRunner:
         self.pos_weight = pos_weight
         self.plan = plan
         self.batch_size = int(batch_size)
-        n_chunks = row_chunks(self.batch_size, plan)
+        row_nnz = X.nnz / max(X.shape[0], 1) if self.inputs[4] else None
+        n_chunks = row_chunks(self.batch_size, plan, row_nnz)
         n_features = plan.n_features
         self.acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
         self.deltas = np.empty_like(self.acts)
         gather_rows = 0 if self.inputs[4] else self.batch_size
         self.Xb = np.empty((gather_rows, n_features), dtype=dtype)
         self.grads = np.empty((n_chunks, plan.n_params), dtype=dtype)
+        self.columns = _column_scratch(
+            X, self.inputs[4], self.batch_size, n_chunks, dtype
+        )
         self.loss_parts = np.empty((n_chunks, Y.shape[1]), dtype=np.float64)
         self.sq_parts = np.empty((param_chunks(plan), plan.n_groups), dtype=np.float64)
         self.label_loss = np.empty(Y.shape[1], dtype=np.float64)
@@ -375,6 +444,7 @@ class EpochRunner:
         """One epoch in place; returns ``(t, label_loss, group_l2)`` (sums / n)."""
         t = K._fit_epoch(
             *self.inputs,
+            *self.columns,
             self.Y,
             self.sw,
             self.pos_weight,

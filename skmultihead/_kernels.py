@@ -175,6 +175,58 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z):
 
 
 @njit(**_JIT)
+def _batch_columns(data, indices, indptr, rows, lo, hi, colptr, crow, cval):
+    """The non-zeros of ``X[rows[lo:hi]]`` grouped by column (CSC of a chunk).
+
+    Column ``c``'s entries are ``crow[colptr[c]:colptr[c + 1]]`` (batch row
+    indices, ascending) and ``cval[...]`` (values); all three are treated as OUT
+    arrays, ``colptr`` of length ``n_features + 1``. A counting sort: linear in
+    the chunk's non-zeros plus ``n_features``.
+    """
+    n_features = colptr.shape[0] - 1
+    colptr[:] = 0
+    for i in range(lo, hi):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            colptr[indices[p] + 1] += 1
+    for c in range(n_features):
+        colptr[c + 1] += colptr[c]
+    # Fill, using colptr[c] as column c's cursor, then shift the cursors back.
+    for i in range(lo, hi):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            c = indices[p]
+            q = colptr[c]
+            crow[q] = i
+            cval[q] = data[p]
+            colptr[c] = q + 1
+    for c in range(n_features, 0, -1):
+        colptr[c] = colptr[c - 1]
+    colptr[0] = 0
+
+
+@njit(**_JIT)
+def _columns_first_layer(colptr, crow, cval, lo, hi, W, Z):
+    """``Z[lo:hi] = X_chunk @ W`` from the chunk's columns (:func:`_batch_columns`).
+
+    Column by column, each row of ``W`` is read once per chunk however many rows
+    use it (measured on bibtex: 108 instead of 152 us per 100 rows, row by row);
+    each row of ``Z`` still sums its columns in ascending order.
+    """
+    fan_out = W.shape[1]
+    for i in range(lo, hi):
+        for o in range(fan_out):
+            Z[i, o] = 0.0
+    for c in range(colptr.shape[0] - 1):
+        w = W[c]
+        for q in range(colptr[c], colptr[c + 1]):
+            x = cval[q]
+            z = Z[crow[q]]
+            for o in range(fan_out):
+                z[o] += x * w[o]
+
+
+@njit(**_JIT)
 def _block_forward(A, W, lo, hi, Z):
     """Block-diagonal product ``Z[lo:hi] = A[lo:hi] @ blockdiag(W)``."""
     n_blocks, fan_in, fan_out = W.shape
@@ -267,6 +319,9 @@ def _forward_rows(
     indices,
     indptr,
     is_sparse,
+    colptr,
+    crow,
+    cval,
     rows,
     lo,
     hi,
@@ -287,6 +342,9 @@ def _forward_rows(
         CSR input (ignored unless ``is_sparse``).
     is_sparse : bool
         Which input to read.
+    colptr, crow, cval : ndarray
+        The CSR rows ``lo:hi`` grouped by column (:func:`_batch_columns`), used
+        by training; empty ``colptr`` (prediction) reads the CSR rows directly.
     rows : ndarray of shape (batch_rows,)
         Sample index of each batch row.
     lo, hi : int
@@ -310,7 +368,9 @@ def _forward_rows(
         bias = params[b_off : b_off + Z.shape[1]]
         if layer == 0:
             W = _dense_weights(params, layers, 0)
-            if is_sparse:
+            if is_sparse and colptr.shape[0] > 0:
+                _columns_first_layer(colptr, crow, cval, lo, hi, W, Z)
+            elif is_sparse:
                 _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
             else:
                 _gather_rows(X, rows, lo, hi, Xb)
@@ -365,12 +425,16 @@ def _predict_block(
     rows = np.arange(start, start + m)
     acts = np.empty(m * row_width, dtype=params.dtype)
     Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
+    no_columns = np.empty(0, dtype=np.int64)  # read CSR rows directly
     _forward_rows(
         X,
         data,
         indices,
         indptr,
         is_sparse,
+        no_columns,
+        no_columns,
+        np.empty(0, dtype=params.dtype),
         rows,
         _ZERO,
         m,
@@ -457,6 +521,37 @@ def _predict_parallel(
 # --------------------------------------------------------------------------------
 
 
+@njit(**_JIT_INLINE)
+def _log1p_unit(e):
+    """``log1p(e)`` for ``0 <= e <= 1``, branch-free so that loops over it
+    vectorise (libm's ``log1p`` is a scalar call, 9 ns here).
+
+    ``log1p(e) = 2 atanh(s)`` with ``s = e / (2 + e)`` in ``[0, 1/3]``; the
+    series of ``atanh`` to ``s**35`` is exact to within 1 ulp (the first term left
+    out is below ``3e-18`` relative).
+    """
+    s = e / (2.0 + e)
+    u = s * s
+    p = 1.0 / 35.0
+    p = p * u + 1.0 / 33.0
+    p = p * u + 1.0 / 31.0
+    p = p * u + 1.0 / 29.0
+    p = p * u + 1.0 / 27.0
+    p = p * u + 1.0 / 25.0
+    p = p * u + 1.0 / 23.0
+    p = p * u + 1.0 / 21.0
+    p = p * u + 1.0 / 19.0
+    p = p * u + 1.0 / 17.0
+    p = p * u + 1.0 / 15.0
+    p = p * u + 1.0 / 13.0
+    p = p * u + 1.0 / 11.0
+    p = p * u + 1.0 / 9.0
+    p = p * u + 1.0 / 7.0
+    p = p * u + 1.0 / 5.0
+    p = p * u + 1.0 / 3.0
+    return 2.0 * s + 2.0 * s * u * p
+
+
 @njit(**_JIT)
 def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
     """Per-label BCE of rows ``lo:hi`` and its gradient w.r.t. the logits.
@@ -471,28 +566,47 @@ def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
 
     ``loss_acc`` (shape ``(n_labels,)``, float64) accumulates the weighted loss
     sums; ``D`` is treated as OUT array.
+
+    Notes
+    -----
+    One ``exp`` per logit serves both terms: ``e = exp(-|z|)`` never overflows,
+    ``softplus(+-z) = max(+-z, 0) + log1p(e)`` and ``sigmoid(z)`` is
+    ``1 / (1 + e)`` for ``z >= 0``, ``e / (1 + e)`` otherwise. The ``exp`` runs
+    in its own loop (a scalar libm call); everything else, ``log1p`` included
+    (:func:`_log1p_unit`), is branch-free and vectorises: 8.8 instead of
+    16.2 ns per logit.
     """
     n_labels = Z.shape[1]
+    # Beyond this |z|, e = exp(-|z|) is taken as 0 (its exact value is below
+    # 1e-217 in float64, 1e-26 in float32): libm's exp takes a slow path for
+    # large arguments (measured on bibtex logits reaching -880: 231 instead of
+    # 155 us per 100 rows), and tiny e would make subnormal deltas downstream.
+    exp_limit = 60.0 if Z.itemsize == 4 else 500.0
     for i in range(lo, hi):
         r = rows[i]
         w = sw[r]
+        scale = w * inv_sw_sum
+        z_row = Z[i]
+        y_row = Y[r]
+        d_row = D[i]
         for j in range(n_labels):
-            y = Y[r, j]
-            if np.isnan(y):
-                D[i, j] = 0.0
-                continue
-            z = Z[i, j]
-            # One exp serves both: e = exp(-|z|) never overflows;
-            # softplus(+-z) = max(+-z, 0) + log1p(e), and sigmoid(z) is
-            # 1 / (1 + e) for z >= 0, e / (1 + e) otherwise.
-            e = np.exp(-abs(z))
-            tail = np.log1p(e)
+            a = abs(z_row[j])
+            d_row[j] = np.exp(-a) if a < exp_limit else 0.0
+        for j in range(n_labels):
+            y = y_row[j]
+            known = not np.isnan(y)
+            y = y if known else 0.0
+            z = z_row[j]
+            e = d_row[j]
+            tail = _log1p_unit(e)
             sp_pos = max(z, 0.0) + tail
             sp_neg = max(-z, 0.0) + tail
             pw = pos_weight[j]
-            loss_acc[j] += w * (pw * y * sp_neg + (1.0 - y) * sp_pos)
+            loss = w * (pw * y * sp_neg + (1.0 - y) * sp_pos)
+            loss_acc[j] += loss if known else 0.0
             p = (1.0 if z >= 0.0 else e) / (1.0 + e)
-            D[i, j] = w * inv_sw_sum * (p * (pw * y + 1.0 - y) - pw * y)
+            delta = scale * (p * (pw * y + 1.0 - y) - pw * y)
+            d_row[j] = delta if known else 0.0
 
 
 @njit(**_JIT)
@@ -522,18 +636,25 @@ def _block_backprop(D, W, lo, hi, D_prev):
 
 
 @njit(**_JIT)
-def _sparse_weight_grad(data, indices, indptr, rows, lo, hi, D, G):
-    """``G = X[rows[lo:hi]].T @ D[lo:hi]`` for CSR ``X``; only touched rows of
-    ``G`` are non-zero (treated as OUT array)."""
-    G[:] = 0.0
+def _sparse_weight_grad(colptr, crow, cval, D, G):
+    """``G = X_chunk.T @ D`` from the chunk's columns (:func:`_batch_columns`);
+    rows of ``G`` for columns the chunk does not use are zero (treated as OUT
+    array).
+
+    Each row of ``G`` is written once, summed while it sits in L1, instead of
+    scattering into a zeroed ``G`` row by row (117 instead of 210 us per 100
+    bibtex rows).
+    """
     fan_out = G.shape[1]
-    for i in range(lo, hi):
-        r = rows[i]
-        for p in range(indptr[r], indptr[r + 1]):
-            x = data[p]
-            col = indices[p]
+    for c in range(colptr.shape[0] - 1):
+        g = G[c]
+        for o in range(fan_out):
+            g[o] = 0.0
+        for q in range(colptr[c], colptr[c + 1]):
+            x = cval[q]
+            d = D[crow[q]]
             for o in range(fan_out):
-                G[col, o] += x * D[i, o]
+                g[o] += x * d[o]
 
 
 @njit(**_JIT)
@@ -546,11 +667,10 @@ def _bias_grad(D, lo, hi, g):
 
 @njit(**_JIT)
 def _backward_rows(
-    data,
-    indices,
-    indptr,
     is_sparse,
-    rows,
+    colptr,
+    crow,
+    cval,
     lo,
     hi,
     Xb,
@@ -563,7 +683,11 @@ def _backward_rows(
     grads,
 ):
     """Back-propagate the output deltas of rows ``lo:hi`` and write this chunk's
-    partial gradient of every parameter into ``grads`` (treated as OUT array)."""
+    partial gradient of every parameter into ``grads`` (treated as OUT array).
+
+    For CSR input, ``colptr, crow, cval`` hold the chunk grouped by column
+    (:func:`_batch_columns`); for dense input, ``Xb`` holds its gathered rows.
+    """
     last = layers.shape[0] - 1
     for layer in range(last, -1, -1):
         D = _layer_view(deltas, layers, layer, batch_rows)
@@ -576,7 +700,7 @@ def _backward_rows(
         if layer == 0:
             G = grads[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
             if is_sparse:
-                _sparse_weight_grad(data, indices, indptr, rows, lo, hi, D, G)
+                _sparse_weight_grad(colptr, crow, cval, D, G)
             elif hi > lo:
                 np.dot(Xb[lo:hi].T, D[lo:hi], G)
             else:
@@ -609,6 +733,9 @@ def _chunk_step(
     indices,
     indptr,
     is_sparse,
+    colptr,
+    crow,
+    cval,
     Y,
     sw,
     pos_weight,
@@ -623,15 +750,23 @@ def _chunk_step(
     grads,
     loss_parts,
 ):
-    """Forward, loss and backward for chunk ``c`` of the current batch."""
+    """Forward, loss and backward for chunk ``c`` of the current batch.
+
+    ``colptr, crow, cval`` have one row per chunk (scratch for CSR input).
+    """
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
+    if is_sparse:
+        _batch_columns(data, indices, indptr, rows, lo, hi, colptr[c], crow[c], cval[c])
     _forward_rows(
         X,
         data,
         indices,
         indptr,
         is_sparse,
+        colptr[c],
+        crow[c],
+        cval[c],
         rows,
         lo,
         hi,
@@ -648,11 +783,10 @@ def _chunk_step(
     loss_parts[c, :] = 0.0
     _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_parts[c])
     _backward_rows(
-        data,
-        indices,
-        indptr,
         is_sparse,
-        rows,
+        colptr[c],
+        crow[c],
+        cval[c],
         lo,
         hi,
         Xb,
@@ -804,6 +938,9 @@ def _chunks_parallel(
     indices,
     indptr,
     is_sparse,
+    colptr,
+    crow,
+    cval,
     Y,
     sw,
     pos_weight,
@@ -831,6 +968,9 @@ def _chunks_parallel(
             indices,
             indptr,
             is_sparse,
+            colptr,
+            crow,
+            cval,
             Y,
             sw,
             pos_weight,
@@ -857,6 +997,9 @@ def _chunks_parallel(
             indices,
             indptr,
             is_sparse,
+            colptr,
+            crow,
+            cval,
             Y,
             sw,
             pos_weight,
@@ -945,6 +1088,9 @@ def _fit_epoch(
     indices,
     indptr,
     is_sparse,
+    colptr,
+    crow,
+    cval,
     Y,
     sw,
     pos_weight,
@@ -977,6 +1123,9 @@ def _fit_epoch(
     ----------
     X, data, indices, indptr, is_sparse :
         Dense or CSR input (see :func:`_forward_rows`).
+    colptr, crow, cval : ndarray of shape (n_chunks, ...)
+        Per-chunk scratch for CSR input: ``n_features + 1`` column pointers and
+        room for the most non-zeros a chunk can hold (see :func:`_batch_columns`).
     Y : ndarray of shape (n_samples, n_outputs)
         Targets in {0, 1}, NaN for a missing label.
     sw : ndarray of shape (n_samples,)
@@ -1047,6 +1196,9 @@ def _fit_epoch(
             indices,
             indptr,
             is_sparse,
+            colptr,
+            crow,
+            cval,
             Y,
             sw,
             pos_weight,

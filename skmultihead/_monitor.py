@@ -159,7 +159,7 @@ class _Monitor:
     def _unit_index(self, u):
         if self.n_units == 1:
             return slice(None)
-        return self.plan.group_index[u]
+        return self.plan.group_index(u)
 
     def _trigger_stopping(self, u, group_lr):
         est = self.est

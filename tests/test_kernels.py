@@ -161,6 +161,10 @@ def kernel_epoch(
     deltas = np.full_like(acts, np.nan)
     Xb = np.full((0 if inputs[4] else batch_size, plan.n_features), np.nan, dtype)
     grads = np.full((n_chunks, plan.n_params), np.nan, dtype=dtype)
+    colptr, crow, cval = _engine._column_scratch(
+        X, inputs[4], batch_size, n_chunks, dtype
+    )
+    colptr[:], crow[:], cval[:] = -1, -1, np.nan
     n_labels = prob.Y.shape[1]
     loss_parts = np.full((n_chunks, n_labels), np.nan)
     sq_parts = np.full((n_opt_chunks, plan.n_groups), np.nan)
@@ -175,6 +179,9 @@ def kernel_epoch(
         assert used == n_threads
         t = K._fit_epoch(
             *inputs,
+            colptr,
+            crow,
+            cval,
             prob.Y.astype(dtype),
             prob.sw.astype(dtype),
             prob.pos_weight.astype(dtype),
@@ -961,3 +968,93 @@ def test_saturated_hidden_units_are_stable(activation):
     assert np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.label_loss))
     expected = reference_gradient(prob, plan, params, activation, 0.1)
     assert_grad_close(-res.state[0] / LR, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_loss_and_delta_over_the_whole_logit_range(dtype):
+    """Loss and logit gradient match the reference from |z| = 0 to beyond exp's
+    underflow, across the cut-off where exp(-|z|) is taken as 0 (|z| = 500 in
+    float64, 60 in float32), for y = 0, 1 and missing."""
+    mags = [0.0, 1e-9, 0.3, 1.0, 5.0, 36.0, 59.0, 61.0, 300.0, 499.0, 501.0, 740.0]
+    z = np.array([s * m for m in mags for s in (1.0, -1.0)])
+    n, L = z.size, 3
+    if dtype == np.float32:
+        z = np.clip(z, -1e4, 1e4)
+    Z = np.repeat(z[:, None], L, axis=1).astype(dtype).astype(np.float64)
+    Y = np.tile([1.0, 0.0, np.nan], (n, 1))
+    sw = np.linspace(0.5, 1.5, n)
+    pw = np.array([2.0, 1.0, 1.0])
+    # Depth 0 on identity X: the logits are the weights (exactly).
+    plan = make_plan("multihead", n, L, ())
+    params = np.zeros(plan.n_params, dtype=dtype)
+    params[plan.weight_slice(0)] = Z.ravel()
+    prob = Problem(np.eye(n), Y, sw, pw)
+    res = kernel_epoch(prob.X.astype(dtype), prob, plan, params, "relu", alpha=0.0)
+    expected_loss = sw @ ref.bce_terms(Z, Y, pw) / sw.sum() * n
+    rtol = 1e-13 if dtype == np.float64 else 1e-5
+    assert_allclose(res.label_loss, expected_loss, rtol=rtol)
+    grad = (-res.state[0] / LR)[plan.weight_slice(0)].reshape(n, L)
+    expected = ref.output_delta(Z, Y, sw, pw)
+    # Deltas below exp's cut-off are exact 0s instead of values < 1e-217 (1e-26).
+    atol = 1e-217 if dtype == np.float64 else 1e-26
+    assert_allclose(grad, expected, rtol=rtol, atol=atol)
+    assert_array_equal(grad[:, 2], 0.0)
+    assert np.all(np.isfinite(res.params))
+
+
+def test_log1p_unit_is_exact_to_an_ulp():
+    e = np.concatenate([np.linspace(0.0, 1.0, 20001), np.logspace(-300, 0, 601)])
+    got = np.array([K._log1p_unit(v) for v in e])
+    assert_allclose(got, np.log1p(e), rtol=5e-16, atol=0)
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 9), (3, 7), (4, 4)])
+def test_batch_columns_is_the_csc_of_the_chunk(lo, hi):
+    rng = np.random.RandomState(0)
+    X = sparse.random(12, 6, density=0.4, format="csr", random_state=rng)
+    X.data[0] = 0.0  # an explicit zero is kept like any other entry
+    rows = rng.permutation(12)[:9].astype(np.int64)
+    colptr = np.full(X.shape[1] + 1, -1, dtype=np.int64)
+    cap = X.nnz
+    crow = np.full(cap, -1, dtype=np.int64)
+    cval = np.full(cap, np.nan)
+    K._batch_columns(
+        X.data,
+        X.indices,
+        X.indptr,
+        rows,
+        np.int64(lo),
+        np.int64(hi),
+        colptr,
+        crow,
+        cval,
+    )
+    chunk = X[rows[lo:hi]].tocsc()
+    chunk.sort_indices()
+    assert_array_equal(colptr, chunk.indptr)
+    nnz = chunk.nnz
+    assert_array_equal(crow[:nnz], chunk.indices + lo)
+    assert_array_equal(cval[:nnz], chunk.data)
+
+
+def test_row_chunks_count_the_nonzeros_of_sparse_input():
+    """A wide sparse first layer costs its non-zeros, not n_features, per row:
+    medical-sized input runs in one chunk, its dense equivalent in several."""
+    plan = make_plan("multihead", 1449, 45, (100,))
+    assert _engine.row_chunks(200, plan, row_nnz=13.2) == 1
+    assert _engine.row_chunks(200, plan) == min(2, _engine.os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("hidden", [(), (5,), (3, 4)])
+def test_plan_segments_cover_every_parameter_once(layout, hidden):
+    plan = make_plan(layout, 7, 3, hidden)
+    seg = plan.segments
+    assert seg[0, 0] == 0 and seg[-1, 1] == plan.n_params
+    assert_array_equal(seg[1:, 0], seg[:-1, 1])
+    assert np.all(seg[:, 1] - seg[:, 0] <= _engine._MAX_SEGMENT)
+    assert plan.n_weights in seg[:, 0]
+    for start, stop, group in seg:
+        assert np.all(plan.owner[start:stop] == group)
+    for g in range(plan.n_groups):
+        assert_array_equal(plan.group_index(g), np.flatnonzero(plan.owner == g))
