@@ -36,6 +36,17 @@ MAX_BALANCED_POS_WEIGHT = 100.0
 MIN_POSITIVES_TO_TUNE = 5
 
 
+def _kernel_array(a, dtype):
+    """``a`` as the kernels take it: C-contiguous, writable, of ``dtype``.
+
+    Copied only when needed. Numba compiles one specialisation per array type,
+    and read-only or non-contiguous arrays are distinct types: passing them
+    through would compile the whole engine again for them.
+    """
+    a = np.asarray(a, dtype=dtype, order="C")
+    return a if a.flags.writeable else a.copy()
+
+
 @contextmanager
 def _transaction(estimator):
     """Restore the estimator's previous state if the body raises.
@@ -895,9 +906,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         runner = EpochRunner(
             X,
-            Y.astype(dtype, copy=False),
-            sample_weight.astype(dtype, copy=False),
-            self.pos_weight_.astype(dtype),
+            _kernel_array(Y, dtype),
+            _kernel_array(sample_weight, dtype),
+            _kernel_array(self.pos_weight_, dtype),
             plan,
             self._batch_size(n_samples),
             dtype,

@@ -34,9 +34,18 @@ Conventions
 """
 
 import warnings
+import zlib
 
+import numba
 import numpy as np
 from numba import njit, prange
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+try:  # numba's type fingerprints (what its dispatchers look specialisations up by)
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # pragma: no cover
+    compute_fingerprint = numba.typeof
 
 
 def _disk_cache_available():
@@ -76,9 +85,12 @@ if not _CACHE:
 # vectorised); no kernel divides by a quantity that can be zero.
 _JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 _JIT_PARALLEL = dict(_JIT, parallel=True)
-# Tiny helpers are inlined at the numba IR level: each separately compiled
-# function costs a full compilation pipeline, and numba re-optimises every callee
-# inside each caller's module, so fewer, flatter functions compile faster.
+# Tiny helpers, and the functions that have a single caller (_chunk_step,
+# _output_delta, _backward_rows, _optimizer_chunk, _predict_block: all inlined
+# into _run_task), are inlined at the numba IR level: each separately compiled
+# function costs a full compilation pipeline, and numba re-optimises and
+# re-compiles every callee inside each caller's module, so fewer, flatter
+# functions compile faster.
 _JIT_INLINE = dict(_JIT, inline="always")
 
 # Activation codes (mapped from strings in Python).
@@ -384,7 +396,7 @@ def _forward_rows(
         _bias_activate(Z, bias, lo, hi, code)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _predict_block(
     X,
     data,
@@ -452,70 +464,6 @@ def _predict_block(
             out[start + i, j] = _sigmoid(z) if sigmoid else z
 
 
-@njit(**_JIT_PARALLEL)
-def _predict_parallel(
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    params,
-    layers,
-    act_code,
-    block_rows,
-    row_width,
-    sigmoid,
-    out,
-):
-    """:func:`_predict_block` over all samples in blocks of ``block_rows``.
-
-    One block (or none) runs serially, without a parallel-region launch.
-
-    Notes
-    -----
-    Parallel over row blocks; each block owns its scratch buffers and its rows
-    of ``out``, so results do not depend on the number of threads, and memory is
-    bounded by one block's scratch per thread.
-    """
-    n_samples = out.shape[0]
-    n_blocks = (n_samples + block_rows - 1) // block_rows
-    if n_blocks <= 1:  # serially, without a parallel-region launch
-        _predict_block(
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            params,
-            layers,
-            act_code,
-            _ZERO,
-            n_samples,
-            row_width,
-            sigmoid,
-            out,
-        )
-        return
-    for blk in prange(n_blocks):
-        start = np.int64(blk) * block_rows
-        m = min(block_rows, n_samples - start)
-        _predict_block(
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            params,
-            layers,
-            act_code,
-            start,
-            m,
-            row_width,
-            sigmoid,
-            out,
-        )
-
-
 # --------------------------------------------------------------------------------
 # Loss and backward pass
 # --------------------------------------------------------------------------------
@@ -552,7 +500,7 @@ def _log1p_unit(e):
     return 2.0 * s + 2.0 * s * u * p
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
     """Per-label BCE of rows ``lo:hi`` and its gradient w.r.t. the logits.
 
@@ -665,7 +613,7 @@ def _bias_grad(D, lo, hi, g):
             g[o] += D[i, o]
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _backward_rows(
     is_sparse,
     colptr,
@@ -724,7 +672,7 @@ def _backward_rows(
         _scale_by_derivative(D_prev, A, lo, hi, act_code)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _chunk_step(
     c,
     n_chunks,
@@ -876,7 +824,7 @@ def _optimizer_segment(
     return sq
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _optimizer_chunk(
     c,
     n_chunks,
@@ -925,14 +873,68 @@ def _optimizer_chunk(
             sq_parts[c, group] += sq
 
 
-# The parallel regions are kept in these two small functions: numba's parfor
-# passes then analyse a few lines instead of the whole epoch, which keeps the
-# cold compile time down.
+# --------------------------------------------------------------------------------
+# Tasks and the parallel region
+# --------------------------------------------------------------------------------
+
+# Task codes of _run_task (int64 values, not literals: see _ZERO).
+TASK_CHUNK, TASK_OPTIMIZER, TASK_PREDICT = np.int64(0), np.int64(1), np.int64(2)
+_FALSE = np.bool_(False)
 
 
-@njit(**_JIT_PARALLEL)
-def _chunks_parallel(
-    n_chunks,
+def _signature_hash(arg_types):
+    """Stable hash of a tuple of numba types (checked by :func:`_call_native`)."""
+    return np.int64(zlib.crc32(str(tuple(arg_types)).encode()))
+
+
+@intrinsic
+def _call_native(typingctx, address, sig_hash, args):
+    """Call the compiled function at ``address`` with the tuple ``args`` as its
+    arguments and propagate its exceptions (see :func:`_task_address`).
+
+    The callee's code is not linked into the caller: with a direct call numba
+    links, re-optimises and re-compiles the whole callee closure inside every
+    library that calls it (a parfor body even goes through three libraries: the
+    kernel and two gufunc wrappers), so that the engine's code was compiled six
+    times over. Called by address, it is compiled once, in :func:`_run_task`.
+
+    ``sig_hash`` must be :func:`_signature_hash` of the argument types (checked
+    here, so that a function compiled for other types is never called).
+    """
+    if not (
+        isinstance(address, numba.types.Integer)
+        and isinstance(sig_hash, numba.types.Integer)
+        and isinstance(args, numba.types.BaseTuple)
+    ):
+        return None
+    arg_types = tuple(args.types)
+    expected = int(_signature_hash(arg_types))
+
+    def codegen(context, builder, signature, llargs):
+        ll_address, ll_hash, ll_args = llargs
+        mismatch = builder.icmp_signed("!=", ll_hash, ll_hash.type(expected))
+        with builder.if_then(mismatch, likely=False):
+            context.call_conv.return_user_exc(
+                builder, RuntimeError, ("task function signature mismatch",)
+            )
+        fnty = context.call_conv.get_function_type(numba.types.none, arg_types)
+        fn = builder.inttoptr(ll_address, fnty.as_pointer())
+        values = cgutils.unpack_tuple(builder, ll_args, len(arg_types))
+        status, _ = context.call_conv.call_function(
+            builder, fn, numba.types.none, arg_types, values
+        )
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return context.get_dummy_value()
+
+    return numba.types.none(address, sig_hash, args), codegen
+
+
+@njit(**_JIT)
+def _run_task(
+    task,
+    c,
+    n,
     X,
     data,
     indices,
@@ -954,73 +956,6 @@ def _chunks_parallel(
     deltas,
     grads,
     loss_parts,
-):
-    """Run :func:`_chunk_step` for every row chunk, one chunk per iteration.
-
-    A single chunk runs serially (no parallel-region launch).
-    """
-    if n_chunks == 1:
-        _chunk_step(
-            _ZERO,
-            _ONE,
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            colptr,
-            crow,
-            cval,
-            Y,
-            sw,
-            pos_weight,
-            rows,
-            inv_sw_sum,
-            Xb,
-            params,
-            layers,
-            act_code,
-            acts,
-            deltas,
-            grads,
-            loss_parts,
-        )
-        return
-    for c in prange(n_chunks):
-        # prange indices are unsigned: cast so that the callees keep the int64
-        # specialisation the serial path already compiled.
-        _chunk_step(
-            np.int64(c),
-            n_chunks,
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            colptr,
-            crow,
-            cval,
-            Y,
-            sw,
-            pos_weight,
-            rows,
-            inv_sw_sum,
-            Xb,
-            params,
-            layers,
-            act_code,
-            acts,
-            deltas,
-            grads,
-            loss_parts,
-        )
-
-
-@njit(**_JIT_PARALLEL)
-def _optimizer_parallel(
-    n_chunks,
-    params,
-    grads,
     state,
     n_weights,
     segments,
@@ -1032,15 +967,48 @@ def _optimizer_parallel(
     hyper,
     l2_scale,
     sq_parts,
+    block_rows,
+    row_width,
+    sigmoid,
+    out,
 ):
-    """Run :func:`_optimizer_chunk` for every parameter chunk.
+    """Item ``c`` of ``n`` of a task: :func:`_chunk_step` of row chunk ``c``
+    (TASK_CHUNK), :func:`_optimizer_chunk` of parameter chunk ``c``
+    (TASK_OPTIMIZER) or :func:`_predict_block` of row block ``c`` of
+    ``block_rows`` rows (TASK_PREDICT); the other tasks' arguments are unused.
 
-    A single chunk runs serially (no parallel-region launch).
+    Always called by address (:func:`_call_native`), never directly.
     """
-    if n_chunks == 1:
+    if task == TASK_CHUNK:
+        _chunk_step(
+            c,
+            n,
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            colptr,
+            crow,
+            cval,
+            Y,
+            sw,
+            pos_weight,
+            rows,
+            inv_sw_sum,
+            Xb,
+            params,
+            layers,
+            act_code,
+            acts,
+            deltas,
+            grads,
+            loss_parts,
+        )
+    elif task == TASK_OPTIMIZER:
         _optimizer_chunk(
-            _ZERO,
-            _ONE,
+            c,
+            n,
             params,
             grads,
             state,
@@ -1055,24 +1023,173 @@ def _optimizer_parallel(
             l2_scale,
             sq_parts,
         )
-        return
-    for c in prange(n_chunks):
-        _optimizer_chunk(
-            np.int64(c),
-            n_chunks,
+    else:
+        start = c * block_rows
+        m = min(block_rows, out.shape[0] - start)
+        _predict_block(
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
             params,
-            grads,
-            state,
-            n_weights,
-            segments,
-            frozen,
-            group_lr,
-            solver,
-            nesterov,
-            adam_scale,
-            hyper,
-            l2_scale,
-            sq_parts,
+            layers,
+            act_code,
+            start,
+            m,
+            row_width,
+            sigmoid,
+            out,
+        )
+
+
+@njit(**_JIT_PARALLEL)
+def _parallel_tasks(
+    task,
+    n,
+    task_fn,
+    task_sig,
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    colptr,
+    crow,
+    cval,
+    Y,
+    sw,
+    pos_weight,
+    rows,
+    inv_sw_sum,
+    Xb,
+    params,
+    layers,
+    act_code,
+    acts,
+    deltas,
+    grads,
+    loss_parts,
+    state,
+    n_weights,
+    segments,
+    frozen,
+    group_lr,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
+    l2_scale,
+    sq_parts,
+    block_rows,
+    row_width,
+    sigmoid,
+    out,
+):
+    """The only parallel region: :func:`_run_task` for items ``0..n-1`` of
+    ``task``, called by address (``task_fn``, ``task_sig``: see
+    :func:`_task_address`).
+
+    A single item runs serially (no parallel-region launch).
+
+    Notes
+    -----
+    Each item owns what it writes (its row chunk, parameter chunk or row block),
+    so results do not depend on the number of threads.
+    """
+    if n == 1:
+        _call_native(
+            task_fn,
+            task_sig,
+            (
+                task,
+                _ZERO,
+                _ONE,
+                X,
+                data,
+                indices,
+                indptr,
+                is_sparse,
+                colptr,
+                crow,
+                cval,
+                Y,
+                sw,
+                pos_weight,
+                rows,
+                inv_sw_sum,
+                Xb,
+                params,
+                layers,
+                act_code,
+                acts,
+                deltas,
+                grads,
+                loss_parts,
+                state,
+                n_weights,
+                segments,
+                frozen,
+                group_lr,
+                solver,
+                nesterov,
+                adam_scale,
+                hyper,
+                l2_scale,
+                sq_parts,
+                block_rows,
+                row_width,
+                sigmoid,
+                out,
+            ),
+        )
+        return
+    for i in prange(n):
+        # prange indices are unsigned: cast to the int64 of the signature.
+        _call_native(
+            task_fn,
+            task_sig,
+            (
+                task,
+                np.int64(i),
+                n,
+                X,
+                data,
+                indices,
+                indptr,
+                is_sparse,
+                colptr,
+                crow,
+                cval,
+                Y,
+                sw,
+                pos_weight,
+                rows,
+                inv_sw_sum,
+                Xb,
+                params,
+                layers,
+                act_code,
+                acts,
+                deltas,
+                grads,
+                loss_parts,
+                state,
+                n_weights,
+                segments,
+                frozen,
+                group_lr,
+                solver,
+                nesterov,
+                adam_scale,
+                hyper,
+                l2_scale,
+                sq_parts,
+                block_rows,
+                row_width,
+                sigmoid,
+                out,
+            ),
         )
 
 
@@ -1082,7 +1199,7 @@ def _optimizer_parallel(
 
 
 @njit(**_JIT)
-def _fit_epoch(
+def _fit_epoch_kernel(
     X,
     data,
     indices,
@@ -1116,6 +1233,8 @@ def _fit_epoch(
     sq_parts,
     label_loss,
     group_l2,
+    task_fn,
+    task_sig,
 ):
     """Run every mini-batch of one epoch: forward, loss, backward, update.
 
@@ -1162,6 +1281,9 @@ def _fit_epoch(
         Sum over batches of ``batch_size * batch data loss`` (treated as OUT array).
     group_l2 : ndarray of shape (n_groups,)
         Same for the L2 term of each group (treated as OUT array).
+    task_fn, task_sig : int
+        Address and signature hash of :func:`_run_task` for these argument
+        types (see :func:`_fit_epoch`, which passes them).
 
     Returns
     -------
@@ -1178,6 +1300,13 @@ def _fit_epoch(
     n_chunks = grads.shape[0]
     n_opt_chunks = sq_parts.shape[0]
     alpha = hyper[H_ALPHA]
+    # Task arguments that are not used by the training tasks.
+    block_rows = _ONE
+    row_width = _ZERO
+    sigmoid = _FALSE
+    out = np.empty((0, 0), dtype=params.dtype)
+    adam_scale = 1.0
+    l2_scale = 0.0
     label_loss[:] = 0.0
     group_l2[:] = 0.0
     for start in range(0, n_samples, batch_size):
@@ -1189,8 +1318,11 @@ def _fit_epoch(
         if sw_sum <= 0.0:
             continue  # an all-zero-weight batch carries no information
         inv_sw_sum = 1.0 / sw_sum
-        _chunks_parallel(
+        _parallel_tasks(
+            TASK_CHUNK,
             n_chunks,
+            task_fn,
+            task_sig,
             X,
             data,
             indices,
@@ -1212,6 +1344,21 @@ def _fit_epoch(
             deltas,
             grads,
             loss_parts,
+            state,
+            n_weights,
+            segments,
+            frozen,
+            group_lr,
+            solver,
+            nesterov,
+            adam_scale,
+            hyper,
+            l2_scale,
+            sq_parts,
+            block_rows,
+            row_width,
+            sigmoid,
+            out,
         )
         for c in range(n_chunks):
             for j in range(label_loss.shape[0]):
@@ -1224,10 +1371,32 @@ def _fit_epoch(
                 1.0 - hyper[H_BETA1] ** t
             )
         l2_scale = alpha * inv_sw_sum
-        _optimizer_parallel(
+        _parallel_tasks(
+            TASK_OPTIMIZER,
             n_opt_chunks,
+            task_fn,
+            task_sig,
+            X,
+            data,
+            indices,
+            indptr,
+            is_sparse,
+            colptr,
+            crow,
+            cval,
+            Y,
+            sw,
+            pos_weight,
+            rows,
+            inv_sw_sum,
+            Xb,
             params,
+            layers,
+            act_code,
+            acts,
+            deltas,
             grads,
+            loss_parts,
             state,
             n_weights,
             segments,
@@ -1239,8 +1408,159 @@ def _fit_epoch(
             hyper,
             l2_scale,
             sq_parts,
+            block_rows,
+            row_width,
+            sigmoid,
+            out,
         )
         for c in range(n_opt_chunks):
             for g in range(group_l2.shape[0]):
                 group_l2[g] += 0.5 * l2_scale * sq_parts[c, g] * m
     return t
+
+
+# --------------------------------------------------------------------------------
+# Entry points (Python): the address of the task function
+# --------------------------------------------------------------------------------
+
+_TASK_ADDRESSES = {}
+
+
+def _task_address(tag, key_values, make_args):
+    """``(address, signature hash)`` of :func:`_run_task` compiled for
+    ``(task, c, n, *make_args())``.
+
+    Looked up by ``tag`` and numba's type fingerprints of ``key_values`` (the
+    values the task argument types derive from; cheap, what numba's dispatchers
+    use to find a compiled specialisation); compiled or loaded from the disk
+    cache on a miss.
+    """
+    try:
+        key = (tag, *[compute_fingerprint(v) for v in key_values])
+    except Exception:  # a value numba cannot fingerprint: look it up by type
+        key = (tag, *[numba.typeof(v) for v in key_values])
+    entry = _TASK_ADDRESSES.get(key)
+    if entry is None:
+        sig = (numba.types.int64,) * 3 + tuple([numba.typeof(a) for a in make_args()])
+        _run_task.compile(sig)
+        cres = _run_task.overloads[sig]
+        address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+        entry = _TASK_ADDRESSES[key] = (np.int64(address), _signature_hash(sig))
+    return entry
+
+
+def _fit_epoch(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    colptr,
+    crow,
+    cval,
+    Y,
+    sw,
+    pos_weight,
+    order,
+    batch_size,
+    params,
+    layers,
+    n_weights,
+    segments,
+    frozen,
+    group_lr,
+    act_code,
+    solver,
+    nesterov,
+    hyper,
+    t,
+    acts,
+    deltas,
+    Xb,
+    grads,
+    state,
+    loss_parts,
+    sq_parts,
+    label_loss,
+    group_l2,
+):
+    """:func:`_fit_epoch_kernel` (same arguments, same result), given the
+    address of :func:`_run_task` for these argument types."""
+    args = (
+        X, data, indices, indptr, is_sparse, colptr, crow, cval, Y, sw, pos_weight,
+        order, batch_size, params, layers, n_weights, segments, frozen, group_lr,
+        act_code, solver, nesterov, hyper, t, acts, deltas, Xb, grads, state,
+        loss_parts, sq_parts, label_loss, group_l2,
+    )  # fmt: skip
+
+    def task_args():  # the task arguments as _fit_epoch_kernel passes them
+        return (
+            X, data, indices, indptr, is_sparse, colptr, crow, cval, Y, sw,
+            pos_weight, order, 0.0, Xb, params, layers, act_code, acts, deltas,
+            grads, loss_parts, state, n_weights, segments, frozen, group_lr, solver,
+            nesterov, 0.0, hyper, 0.0, sq_parts, 1, 0, False,
+            np.empty((0, 0), dtype=params.dtype),
+        )  # fmt: skip
+
+    return _fit_epoch_kernel(*args, *_task_address("fit", args, task_args))
+
+
+_TRAINING_DUMMIES = {}
+
+
+def _predict_parallel(
+    X,
+    data,
+    indices,
+    indptr,
+    is_sparse,
+    params,
+    layers,
+    act_code,
+    block_rows,
+    row_width,
+    sigmoid,
+    out,
+):
+    """Logits (or probabilities) of all samples, in parallel row blocks of
+    ``block_rows`` (:func:`_predict_block` per block, via
+    :func:`_parallel_tasks`).
+
+    The training arguments are empty arrays of the types training passes, so
+    that predict reuses the specialisations training compiled.
+    """
+    if not params.flags.writeable:
+        # A model loaded from a read-only memory map: the task function also
+        # holds the optimizer, which is typed for writable parameters.
+        params = params.copy()
+    dtype = params.dtype
+    dummies = _TRAINING_DUMMIES.get(dtype)
+    if dummies is None:
+        vec = np.empty(0, dtype=dtype)
+        mat = np.empty((0, 0), dtype=dtype)
+        f64_vec = np.empty(0, dtype=np.float64)
+        f64_mat = np.empty((0, 0), dtype=np.float64)
+        index_mat = np.empty((0, 0), dtype=np.int64)
+        dummies = _TRAINING_DUMMIES[dtype] = (
+            # colptr, crow, cval, Y, sw, pos_weight, rows, inv_sw_sum, Xb
+            (index_mat, index_mat, mat, mat, vec, vec, np.empty(0, dtype=np.int64),
+             0.0, mat),
+            # acts, deltas, grads, loss_parts, state, n_weights, segments,
+            # frozen, group_lr, solver, nesterov, adam_scale, hyper, l2_scale,
+            # sq_parts
+            (vec, vec, mat, f64_mat, mat, 0, np.empty((0, 3), dtype=np.int64),
+             np.empty(0, dtype=np.bool_), f64_vec, 0, False, 0.0, f64_vec, 0.0,
+             f64_mat),
+        )  # fmt: skip
+    head, mid = dummies
+    args = (
+        X, data, indices, indptr, is_sparse, *head, params, layers, act_code,
+        *mid, block_rows, row_width, sigmoid, out,
+    )  # fmt: skip
+    key_values = (
+        X, data, indices, indptr, is_sparse, params, layers, act_code, block_rows,
+        row_width, sigmoid, out,
+    )  # fmt: skip
+    task_fn, task_sig = _task_address("predict", key_values, lambda: args)
+    n_blocks = max(1, (out.shape[0] + block_rows - 1) // block_rows)
+    _parallel_tasks(TASK_PREDICT, n_blocks, task_fn, task_sig, *args)

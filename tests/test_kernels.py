@@ -1058,3 +1058,32 @@ def test_plan_segments_cover_every_parameter_once(layout, hidden):
         assert np.all(plan.owner[start:stop] == group)
     for g in range(plan.n_groups):
         assert_array_equal(plan.group_index(g), np.flatnonzero(plan.owner == g))
+
+
+def test_task_call_checks_the_signature(monkeypatch):
+    """The parallel region calls the task function by address; an address
+    compiled for other argument types is refused, never called."""
+    plan = make_plan("multihead", 3, 2, (4,))
+    params = make_params(plan, 0)
+    X = np.ones((5, 3))
+    real = K._task_address
+
+    def wrong_hash(*args):
+        address, sig = real(*args)
+        return address, np.int64(sig + 1)
+
+    monkeypatch.setattr(K, "_task_address", wrong_hash)
+    with pytest.raises(RuntimeError, match="signature mismatch"):
+        _engine.predict_raw(X, params, plan, _engine.ACTIVATION_CODES["relu"], True)
+
+
+def test_predict_with_read_only_parameters():
+    """A model memory-mapped read-only predicts (the task function also holds the
+    optimizer, typed for writable parameters)."""
+    plan = make_plan("multihead", 3, 2, (4,))
+    params = make_params(plan, 0)
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    code = _engine.ACTIVATION_CODES["tanh"]
+    expected = _engine.predict_raw(X, params, plan, code, True)
+    params.flags.writeable = False
+    assert_array_equal(_engine.predict_raw(X, params, plan, code, True), expected)

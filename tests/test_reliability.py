@@ -503,8 +503,8 @@ Est = {"MH": mod.MultiHeadMLPClassifier, "BR": mod.BinaryRelevanceMLPClassifier}
 est = mod._big_model(Est, int(sys.argv[3]))
 *_, X_test = mod._big_problem()
 coefs, proba = mod._digest(est, X_test)
-misses = sum(sum(f.stats.cache_misses.values()) for f in (K._fit_epoch,
-                                                          K._predict_parallel))
+kernels = (K._fit_epoch_kernel, K._run_task, K._parallel_tasks)
+misses = sum(sum(f.stats.cache_misses.values()) for f in kernels)
 print(json.dumps({"coefs": coefs, "proba": proba, "cache_misses": misses}))
 """
 
