@@ -308,7 +308,14 @@ def gemm_peak(threads, size=2000, repeats=5):
     return out
 
 
-def interleaved(runners, repeats, warmup=1):
+# Pause before every measurement. After a call, OpenBLAS's worker threads (and
+# OpenMP's) keep spinning for a while before they sleep; a peer timed right after
+# another one then finds a core taken. Measured here: our 2-thread fit of (a) took
+# 4.6 ms/epoch right after an MLPClassifier fit and 2.4 ms/epoch after a 0.3 s pause.
+SETTLE_S = 0.3
+
+
+def interleaved(runners, repeats, warmup=1, settle=SETTLE_S):
     """Time several callables in interleaved rounds.
 
     ``runners`` maps a name to a callable returning the elapsed seconds of one
@@ -316,7 +323,8 @@ def interleaved(runners, repeats, warmup=1):
     that it can exclude its own set-up. Each runner is first called
     ``warmup`` times (not recorded), then ``repeats`` rounds call every runner
     once, the order rotating from round to round, so that a burst of load from
-    another process hits all peers alike. Returns ``{name: [seconds, ...]}``.
+    another process hits all peers alike. Every measurement starts after a pause
+    of ``settle`` seconds (see ``SETTLE_S``). Returns ``{name: [seconds, ...]}``.
     """
     names = list(runners)
     for name in names:
@@ -326,6 +334,7 @@ def interleaved(runners, repeats, warmup=1):
     for r in range(repeats):
         k = r % len(names)
         for name in names[k:] + names[:k]:
+            time.sleep(settle)
             times[name].append(runners[name]())
     return times
 
