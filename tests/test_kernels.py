@@ -1037,14 +1037,6 @@ def test_batch_columns_is_the_csc_of_the_chunk(lo, hi):
     assert_array_equal(cval[:nnz], chunk.data)
 
 
-def test_row_chunks_count_the_nonzeros_of_sparse_input():
-    """A wide sparse first layer costs its non-zeros, not n_features, per row:
-    medical-sized input runs in one chunk, its dense equivalent in several."""
-    plan = make_plan("multihead", 1449, 45, (100,))
-    assert _engine.row_chunks(200, plan, row_nnz=13.2) == 1
-    assert _engine.row_chunks(200, plan) == min(2, _engine.os.cpu_count() or 1)
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("hidden", [(), (5,), (3, 4)])
 def test_plan_segments_cover_every_parameter_once(layout, hidden):
@@ -1054,6 +1046,8 @@ def test_plan_segments_cover_every_parameter_once(layout, hidden):
     assert_array_equal(seg[1:, 0], seg[:-1, 1])
     assert np.all(seg[:, 1] - seg[:, 0] <= _engine._MAX_SEGMENT)
     assert plan.n_weights in seg[:, 0]
+    layer_starts = np.concatenate([plan.table[:, K.W_OFF], plan.table[:, K.B_OFF]])
+    assert np.all(np.isin(layer_starts, seg[:, 0]))  # no segment straddles layers
     for start, stop, group in seg:
         assert np.all(plan.owner[start:stop] == group)
     for g in range(plan.n_groups):
