@@ -26,9 +26,17 @@ Conventions
 * Determinism: mini-batch rows are split into ``n_chunks`` fixed chunks (chosen
   from the problem size, never from the thread count). Each chunk owns its rows
   of the activations and its own partial-gradient buffer; partial gradients are
-  summed in a fixed order by the optimizer loop. BLAS is called single-threaded
-  from inside the chunks (the caller limits BLAS threads), so results are bitwise
-  identical for any number of threads.
+  summed in a fixed order by the optimizer loop (for CSR input the first layer's
+  gradient is computed there directly, from every chunk's non-zeros in a fixed
+  order). BLAS is called single-threaded from inside the chunks (the caller
+  limits BLAS threads), so results are bitwise identical for any number of
+  threads.
+* One parallel region, :func:`_parallel_tasks`, runs the items of a task (the
+  row chunks of a step, the parameter chunks of the optimizer, the row blocks of
+  a prediction) by calling :func:`_run_task` by address, so that the engine's
+  code is compiled once per dtype instead of once inside every caller (see
+  :func:`_call_native`). Python entry points: :func:`_fit_epoch` and
+  :func:`_predict_parallel`.
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
