@@ -340,13 +340,42 @@ def param_chunks(plan):
 _EMPTY_INDEX = np.empty(0, dtype=np.int32)
 
 
+class _ArrayInterface:
+    """Exposes an ``__array_interface__`` and keeps the array it describes alive."""
+
+    def __init__(self, interface, owner):
+        self.__array_interface__ = interface
+        self._owner = owner
+
+
+def _readable(a):
+    """``a`` itself, or for a read-only ``a`` a writable alias of its memory.
+
+    The kernels only ever read the input arrays, but numba compiles a separate
+    specialisation for read-only arrays: a read-only ``X`` (a memory map, such as
+    the ones joblib hands to the workers of ``GridSearchCV(n_jobs=...)``) would
+    compile the whole engine again. The alias is never written to.
+    """
+    if a.flags.writeable or a.size == 0:
+        return a
+    interface = dict(a.__array_interface__)
+    interface["data"] = (interface["data"][0], False)
+    return np.asarray(_ArrayInterface(interface, a))
+
+
 def split_input(X, dtype):
     """The five input arguments the kernels take for a dense or CSR ``X``."""
     if hasattr(X, "indptr"):
         dummy = np.empty((0, X.shape[1]), dtype=dtype)
-        return dummy, X.data, X.indices, X.indptr, True
+        return (
+            dummy,
+            _readable(X.data),
+            _readable(X.indices),
+            _readable(X.indptr),
+            True,
+        )
     dummy = np.empty(0, dtype=dtype)
-    return X, dummy, _EMPTY_INDEX, _EMPTY_INDEX, False
+    return _readable(X), dummy, _EMPTY_INDEX, _EMPTY_INDEX, False
 
 
 def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
@@ -360,7 +389,7 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
     out = np.empty((n_samples, plan.n_outputs), dtype=params.dtype)
     args = (
         *split_input(X, params.dtype),
-        params,
+        _readable(params),  # a model loaded from a read-only memory map
         plan.table,
         act_code,
         _PREDICT_BLOCK_ROWS,

@@ -1081,3 +1081,31 @@ def test_predict_with_read_only_parameters():
     expected = _engine.predict_raw(X, params, plan, code, True)
     params.flags.writeable = False
     assert_array_equal(_engine.predict_raw(X, params, plan, code, True), expected)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_read_only_input_reuses_the_compiled_engine(kind):
+    """A read-only X (e.g. a joblib memory map) trains and predicts exactly like
+    a writable one, without compiling another specialisation of the engine."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    X[X < 0.3] = 0.0
+    Y = (rng.uniform(size=(60, 3)) < 0.4).astype(int)
+    if kind == "csr":
+        X = sparse.csr_matrix(X)
+    est = MultiHeadMLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    expected = est.fit(X, Y).predict_proba(X)
+    compiled = len(K._run_task.signatures)
+    if kind == "csr":
+        X_ro = X.copy()
+        for a in (X_ro.data, X_ro.indices, X_ro.indptr):
+            a.flags.writeable = False
+    else:
+        X_ro = X.copy()
+        X_ro.flags.writeable = False
+    got = est.fit(X_ro, Y).predict_proba(X_ro)
+    assert_array_equal(got, expected)
+    assert len(K._run_task.signatures) == compiled
+    est._params.flags.writeable = False  # a model loaded read-only
+    assert_array_equal(est.predict_proba(X), expected)
+    assert len(K._run_task.signatures) == compiled
