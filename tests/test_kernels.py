@@ -973,9 +973,9 @@ def test_saturated_hidden_units_are_stable(activation):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_loss_and_delta_over_the_whole_logit_range(dtype):
     """Loss and logit gradient match the reference from |z| = 0 to beyond exp's
-    underflow, across the cut-off where exp(-|z|) is taken as 0 (|z| = 500 in
-    float64, 60 in float32), for y = 0, 1 and missing."""
-    mags = [0.0, 1e-9, 0.3, 1.0, 5.0, 36.0, 59.0, 61.0, 300.0, 499.0, 501.0, 740.0]
+    underflow, across the cut-off where exp(-|z|) is taken as 0 (EXP_CUTOFF),
+    for y = 0, 1 and missing."""
+    mags = [0.0, 1e-9, 0.3, 0.35, 1.0, 5.0, 20.0, 36.9, 37.1, 300.0, 501.0, 740.0]
     z = np.array([s * m for m in mags for s in (1.0, -1.0)])
     n, L = z.size, 3
     if dtype == np.float32:
@@ -995,8 +995,10 @@ def test_loss_and_delta_over_the_whole_logit_range(dtype):
     assert_allclose(res.label_loss, expected_loss, rtol=rtol)
     grad = (-res.state[0] / LR)[plan.weight_slice(0)].reshape(n, L)
     expected = ref.output_delta(Z, Y, sw, pw)
-    # Deltas below exp's cut-off are exact 0s instead of values < 1e-217 (1e-26).
-    atol = 1e-217 if dtype == np.float64 else 1e-26
+    # Beyond |z| = EXP_CUTOFF, exp(-|z|) is taken as 0: the deltas that are
+    # multiples of it (wrong-side probabilities) are exact 0s, off by at most
+    atol = pw.max() * np.exp(-K.EXP_CUTOFF) * sw.max() / sw.sum()
+    assert atol < 2e-17
     assert_allclose(grad, expected, rtol=rtol, atol=atol)
     assert_array_equal(grad[:, 2], 0.0)
     assert np.all(np.isfinite(res.params))
@@ -1006,6 +1008,18 @@ def test_log1p_unit_is_exact_to_an_ulp():
     e = np.concatenate([np.linspace(0.0, 1.0, 20001), np.logspace(-300, 0, 601)])
     got = np.array([K._log1p_unit(v) for v in e])
     assert_allclose(got, np.log1p(e), rtol=5e-16, atol=0)
+
+
+def test_exp_neg_is_exact_to_two_ulps():
+    a = np.concatenate(
+        [
+            np.linspace(0.0, K.EXP_CUTOFF, 40001),
+            np.logspace(-20, 0, 201),
+            [0.5 * np.log(2)],
+        ]
+    )
+    got = np.array([K._exp_neg(v) for v in a])
+    assert_allclose(got, np.exp(-a), rtol=5e-16, atol=0)
 
 
 @pytest.mark.parametrize("lo, hi", [(0, 9), (3, 7), (4, 4)])
