@@ -337,8 +337,6 @@ def param_chunks(plan):
 # Kernel calls
 # --------------------------------------------------------------------------------
 
-_EMPTY_INDEX = np.empty(0, dtype=np.int32)
-
 
 class _ArrayInterface:
     """Exposes an ``__array_interface__`` and keeps the array it describes alive."""
@@ -374,8 +372,9 @@ def split_input(X, dtype):
             _readable(X.indptr),
             True,
         )
-    dummy = np.empty(0, dtype=dtype)
-    return _readable(X), dummy, _EMPTY_INDEX, _EMPTY_INDEX, False
+    # No CSR arrays: numba then compiles the dense specialisation without any
+    # sparse code (see _kernels._first_layer).
+    return _readable(X), None, None, None, False
 
 
 def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
@@ -407,17 +406,13 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
 
 def _column_scratch(X, is_sparse, batch_size, n_chunks, dtype):
     """Per-chunk buffers for a CSR batch grouped by column (``colptr``, ``crow``,
-    ``cval``; see ``_kernels._batch_columns``); empty for dense input.
+    ``cval``; see ``_kernels._batch_columns``); None for dense input.
 
     A chunk holds at most ``ceil(batch_size / n_chunks)`` rows, so it never
     holds more non-zeros than the densest rows of ``X`` that many.
     """
     if not is_sparse:
-        return (
-            np.empty((n_chunks, 0), dtype=np.int64),
-            np.empty((n_chunks, 0), dtype=np.int64),
-            np.empty((n_chunks, 0), dtype=dtype),
-        )
+        return None, None, None
     rows_per_chunk = -(-batch_size // n_chunks)
     row_nnz = np.diff(X.indptr)
     capacity = int(np.sort(row_nnz)[::-1][:rows_per_chunk].sum())

@@ -333,15 +333,38 @@ def _scale_by_derivative(D, A, lo, hi, code):
 
 
 @njit(**_JIT)
+def _first_layer(
+    X, data, indices, indptr, colptr, crow, cval, c, rows, lo, hi, Xb, W, Z
+):
+    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input.
+
+    Dense input has ``data``, ``indices``, ``indptr``, ``colptr``, ``crow``,
+    ``cval`` all None: numba prunes the branches on ``is None`` when it compiles,
+    so that dense input compiles no sparse code, and the other way round. CSR
+    input in training gives per-chunk scratch ``colptr, crow, cval`` (chunk
+    ``c`` is grouped by column first, :func:`_batch_columns`); an empty
+    ``colptr`` (prediction) reads the CSR rows directly.
+    """
+    if indptr is None:
+        _gather_rows(X, rows, lo, hi, Xb)
+        _matmul_rows(Xb, W, lo, hi, Z)
+    elif colptr.shape[1] == 0:
+        _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
+    else:
+        _batch_columns(data, indices, indptr, rows, lo, hi, colptr[c], crow[c], cval[c])
+        _columns_first_layer(colptr[c], crow[c], cval[c], lo, hi, W, Z)
+
+
+@njit(**_JIT)
 def _forward_rows(
     X,
     data,
     indices,
     indptr,
-    is_sparse,
     colptr,
     crow,
     cval,
+    c,
     rows,
     lo,
     hi,
@@ -356,15 +379,8 @@ def _forward_rows(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Dense input (ignored when ``is_sparse``).
-    data, indices, indptr : ndarray
-        CSR input (ignored unless ``is_sparse``).
-    is_sparse : bool
-        Which input to read.
-    colptr, crow, cval : ndarray
-        The CSR rows ``lo:hi`` grouped by column (:func:`_batch_columns`), used
-        by training; empty ``colptr`` (prediction) reads the CSR rows directly.
+    X, data, indices, indptr, colptr, crow, cval, c :
+        The input and the first layer's scratch (see :func:`_first_layer`).
     rows : ndarray of shape (batch_rows,)
         Sample index of each batch row.
     lo, hi : int
@@ -388,13 +404,9 @@ def _forward_rows(
         bias = params[b_off : b_off + Z.shape[1]]
         if layer == 0:
             W = _dense_weights(params, layers, 0)
-            if is_sparse and colptr.shape[0] > 0:
-                _columns_first_layer(colptr, crow, cval, lo, hi, W, Z)
-            elif is_sparse:
-                _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
-            else:
-                _gather_rows(X, rows, lo, hi, Xb)
-                _matmul_rows(Xb, W, lo, hi, Z)
+            _first_layer(
+                X, data, indices, indptr, colptr, crow, cval, c, rows, lo, hi, Xb, W, Z
+            )
         else:
             A = _layer_view(acts, layers, layer - 1, batch_rows)
             if layers[layer, N_BLOCKS] == 1:
@@ -411,6 +423,9 @@ def _predict_block(
     indices,
     indptr,
     is_sparse,
+    colptr,
+    crow,
+    cval,
     params,
     layers,
     act_code,
@@ -425,7 +440,9 @@ def _predict_block(
     Parameters
     ----------
     X, data, indices, indptr, is_sparse :
-        Dense or CSR input (see :func:`_forward_rows`).
+        Dense or CSR input (see :func:`_first_layer`).
+    colptr, crow, cval : None or ndarray
+        None for dense input, empty for CSR input (its rows are read directly).
     params, layers : ndarray
         Flat parameters and layer table.
     act_code : int
@@ -445,16 +462,15 @@ def _predict_block(
     rows = np.arange(start, start + m)
     acts = np.empty(m * row_width, dtype=params.dtype)
     Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
-    no_columns = np.empty(0, dtype=np.int64)  # read CSR rows directly
     _forward_rows(
         X,
         data,
         indices,
         indptr,
-        is_sparse,
-        no_columns,
-        no_columns,
-        np.empty(0, dtype=params.dtype),
+        colptr,
+        crow,
+        cval,
+        _ZERO,
         rows,
         _ZERO,
         m,
@@ -650,6 +666,22 @@ def _sparse_weight_grad(start, stop, colptr, crow, cval, D, g):
 
 
 @njit(**_JIT)
+def _first_layer_segment_grad(
+    start, stop, first_size, indptr, colptr, crow, cval, D, g
+):
+    """For CSR input and a segment of the first layer's weights, write its
+    gradient into ``g[start:stop]`` (:func:`_sparse_weight_grad`) and return
+    True; otherwise (dense input: ``indptr`` is None, a branch numba prunes when
+    it compiles) return False."""
+    if indptr is None:
+        return False
+    if start >= first_size:
+        return False
+    _sparse_weight_grad(start, stop, colptr, crow, cval, D, g[start:stop])
+    return True
+
+
+@njit(**_JIT)
 def _bias_grad(D, lo, hi, g):
     g[:] = 0.0
     for i in range(lo, hi):
@@ -660,9 +692,6 @@ def _bias_grad(D, lo, hi, g):
 @njit(**_JIT_INLINE)
 def _backward_rows(
     is_sparse,
-    colptr,
-    crow,
-    cval,
     lo,
     hi,
     Xb,
@@ -749,17 +778,15 @@ def _chunk_step(
     """
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
-    if is_sparse:
-        _batch_columns(data, indices, indptr, rows, lo, hi, colptr[c], crow[c], cval[c])
     _forward_rows(
         X,
         data,
         indices,
         indptr,
-        is_sparse,
-        colptr[c],
-        crow[c],
-        cval[c],
+        colptr,
+        crow,
+        cval,
+        c,
         rows,
         lo,
         hi,
@@ -777,9 +804,6 @@ def _chunk_step(
     _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_parts[c])
     _backward_rows(
         is_sparse,
-        colptr[c],
-        crow[c],
-        cval[c],
         lo,
         hi,
         Xb,
@@ -888,7 +912,7 @@ def _optimizer_chunk(
     hyper,
     l2_scale,
     sq_parts,
-    is_sparse,
+    indptr,
     colptr,
     crow,
     cval,
@@ -903,9 +927,9 @@ def _optimizer_chunk(
     ``n_weights``. Frozen groups are skipped; each group has its own learning
     rate. Squared-weight sums go to ``sq_parts[c, group]``.
 
-    For CSR input, the first layer's weight gradient is computed here, segment
-    by segment, from the batch's columns (``colptr, crow, cval``) and the first
-    layer's deltas (:func:`_sparse_weight_grad`).
+    For CSR input (``indptr`` not None), the first layer's weight gradient is
+    computed here, segment by segment, from the batch's columns (``colptr,
+    crow, cval``) and the first layer's deltas (:func:`_sparse_weight_grad`).
     """
     lo, hi = _chunk_bounds(c, n_chunks, segments.shape[0])
     sq_parts[c, :] = 0.0
@@ -917,9 +941,9 @@ def _optimizer_chunk(
             continue
         is_weight = start < n_weights
         n_parts = grads.shape[0]
-        if is_sparse and start < first_size:
-            g = grads[0, start:stop]
-            _sparse_weight_grad(start, stop, colptr, crow, cval, D1, g)
+        if _first_layer_segment_grad(
+            start, stop, first_size, indptr, colptr, crow, cval, D1, grads[0]
+        ):
             n_parts = 1
         sq = _optimizer_segment(
             start,
@@ -1088,7 +1112,7 @@ def _run_task(
             hyper,
             l2_scale,
             sq_parts,
-            is_sparse,
+            indptr,
             colptr,
             crow,
             cval,
@@ -1105,6 +1129,9 @@ def _run_task(
             indices,
             indptr,
             is_sparse,
+            colptr,
+            crow,
+            cval,
             params,
             layers,
             act_code,
@@ -1607,17 +1634,19 @@ def _predict_parallel(
         # holds the optimizer, which is typed for writable parameters.
         params = params.copy()
     dtype = params.dtype
-    dummies = _TRAINING_DUMMIES.get(dtype)
+    dummies = _TRAINING_DUMMIES.get((dtype, bool(is_sparse)))
     if dummies is None:
         vec = np.empty(0, dtype=dtype)
         mat = np.empty((0, 0), dtype=dtype)
         f64_vec = np.empty(0, dtype=np.float64)
         f64_mat = np.empty((0, 0), dtype=np.float64)
         index_mat = np.empty((0, 0), dtype=np.int64)
-        dummies = _TRAINING_DUMMIES[dtype] = (
+        # The first layer's column scratch: None for dense input, as in training;
+        # empty for CSR input, whose rows predict reads directly.
+        columns = (index_mat, index_mat, mat) if is_sparse else (None, None, None)
+        dummies = _TRAINING_DUMMIES[(dtype, bool(is_sparse))] = (
             # colptr, crow, cval, Y, sw, pos_weight, rows, inv_sw_sum, Xb
-            (index_mat, index_mat, mat, mat, vec, vec, np.empty(0, dtype=np.int64),
-             0.0, mat),
+            (*columns, mat, vec, vec, np.empty(0, dtype=np.int64), 0.0, mat),
             # acts, deltas, grads, loss_parts, state, n_weights, segments,
             # frozen, group_lr, solver, nesterov, adam_scale, hyper, l2_scale,
             # sq_parts

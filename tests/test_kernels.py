@@ -164,7 +164,8 @@ def kernel_epoch(
     colptr, crow, cval = _engine._column_scratch(
         X, inputs[4], batch_size, n_chunks, dtype
     )
-    colptr[:], crow[:], cval[:] = -1, -1, np.nan
+    if colptr is not None:
+        colptr[:], crow[:], cval[:] = -1, -1, np.nan
     n_labels = prob.Y.shape[1]
     loss_parts = np.full((n_chunks, n_labels), np.nan)
     sq_parts = np.full((n_opt_chunks, plan.n_groups), np.nan)
