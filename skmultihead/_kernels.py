@@ -34,9 +34,13 @@ Conventions
 * One parallel region, :func:`_parallel_tasks`, runs the items of a task (the
   row chunks of a step, the parameter chunks of the optimizer, the row blocks of
   a prediction) by calling :func:`_run_task` by address, so that the engine's
-  code is compiled once per dtype instead of once inside every caller (see
+  code is compiled once instead of once inside every caller (see
   :func:`_call_native`). Python entry points: :func:`_fit_epoch` and
   :func:`_predict_parallel`.
+* Dense input passes None for the CSR arrays and the column scratch: numba
+  prunes ``is None`` branches when it compiles, so dense and CSR input each
+  compile only their own code (see :func:`_first_layer`). The input arrays are
+  only ever read.
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
