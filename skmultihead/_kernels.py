@@ -778,7 +778,8 @@ def _chunk_step(
 ):
     """Forward, loss and backward for chunk ``c`` of the current batch.
 
-    ``colptr, crow, cval`` have one row per chunk (scratch for CSR input).
+    ``colptr, crow, cval`` have one row per chunk (scratch for CSR input; None
+    for dense input).
     """
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
@@ -1345,10 +1346,11 @@ def _fit_epoch_kernel(
     Parameters
     ----------
     X, data, indices, indptr, is_sparse :
-        Dense or CSR input (see :func:`_forward_rows`).
+        Dense or CSR input (see :func:`_first_layer`).
     colptr, crow, cval : ndarray of shape (n_chunks, ...)
         Per-chunk scratch for CSR input: ``n_features + 1`` column pointers and
-        room for the most non-zeros a chunk can hold (see :func:`_batch_columns`).
+        room for the most non-zeros a chunk can hold (see :func:`_batch_columns`);
+        None for dense input, like ``data``, ``indices`` and ``indptr``.
     Y : ndarray of shape (n_samples, n_outputs)
         Targets in {0, 1}, NaN for a missing label.
     sw : ndarray of shape (n_samples,)
