@@ -45,6 +45,7 @@ Conventions
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
 
+import inspect
 import warnings
 import zlib
 
@@ -1555,63 +1556,80 @@ def _task_address(tag, key_values, make_args):
     return entry
 
 
-def _fit_epoch(
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    Y,
-    sw,
-    pos_weight,
-    order,
-    batch_size,
-    params,
-    layers,
-    n_weights,
-    segments,
-    frozen,
-    group_lr,
-    act_code,
-    solver,
-    nesterov,
-    hyper,
-    t,
-    acts,
-    deltas,
-    Xb,
-    grads,
-    state,
-    loss_parts,
-    sq_parts,
-    label_loss,
-    group_l2,
-):
+def _parameter_names(dispatcher):
+    return tuple(inspect.signature(dispatcher.py_func).parameters)
+
+
+# The task arguments, by name, in _run_task's order (after task, c, n), and the
+# arguments of the epoch kernel (without the task address and hash it appends).
+_TASK_ARGS = _parameter_names(_run_task)[3:]
+_FIT_EPOCH_ARGS = _parameter_names(_fit_epoch_kernel)[:-2]
+
+
+def _fit_epoch(*args):
     """:func:`_fit_epoch_kernel` (same arguments, same result), given the
     address of :func:`_run_task` for these argument types."""
-    args = (
-        X, data, indices, indptr, is_sparse, colptr, crow, cval, Y, sw, pos_weight,
-        order, batch_size, params, layers, n_weights, segments, frozen, group_lr,
-        act_code, solver, nesterov, hyper, t, acts, deltas, Xb, grads, state,
-        loss_parts, sq_parts, label_loss, group_l2,
-    )  # fmt: skip
+    values = dict(zip(_FIT_EPOCH_ARGS, args))
+    # The task arguments _fit_epoch_kernel makes itself: values of the types it
+    # passes (rows is a slice of order; the predict-only ones are placeholders).
+    values.update(
+        rows=values["order"],
+        inv_sw_sum=0.0,
+        adam_scale=0.0,
+        l2_scale=0.0,
+        block_rows=1,
+        row_width=0,
+        sigmoid=False,
+        out=np.empty((0, 0), dtype=values["params"].dtype),
+    )
 
-    def task_args():  # the task arguments as _fit_epoch_kernel passes them
-        return (
-            X, data, indices, indptr, is_sparse, colptr, crow, cval, Y, sw,
-            pos_weight, order, 0.0, Xb, params, layers, act_code, acts, deltas,
-            grads, loss_parts, state, n_weights, segments, frozen, group_lr, solver,
-            nesterov, 0.0, hyper, 0.0, sq_parts, 1, 0, False,
-            np.empty((0, 0), dtype=params.dtype),
-        )  # fmt: skip
+    def task_args():
+        return tuple(values[name] for name in _TASK_ARGS)
 
     return _fit_epoch_kernel(*args, *_task_address("fit", args, task_args))
 
 
-_TRAINING_DUMMIES = {}
+_TRAINING_PLACEHOLDERS = {}
+
+
+def _training_placeholders(dtype, is_sparse):
+    """Empty values, of the types training passes, for the task arguments only
+    training uses: predict then reuses the specialisation training compiled."""
+    key = (dtype, bool(is_sparse))
+    if key not in _TRAINING_PLACEHOLDERS:
+        vec = np.empty(0, dtype=dtype)
+        mat = np.empty((0, 0), dtype=dtype)
+        f64_vec = np.empty(0, dtype=np.float64)
+        f64_mat = np.empty((0, 0), dtype=np.float64)
+        index_mat = np.empty((0, 0), dtype=np.int64)
+        # The first layer's column scratch: None for dense input, as in training;
+        # empty for CSR input, whose rows predict reads directly.
+        columns = (index_mat, index_mat, mat) if is_sparse else (None, None, None)
+        _TRAINING_PLACEHOLDERS[key] = dict(
+            zip(("colptr", "crow", "cval"), columns),
+            Y=mat,
+            sw=vec,
+            pos_weight=vec,
+            rows=np.empty(0, dtype=np.int64),
+            inv_sw_sum=0.0,
+            Xb=mat,
+            acts=vec,
+            deltas=vec,
+            grads=mat,
+            loss_parts=f64_mat,
+            state=mat,
+            n_weights=0,
+            segments=np.empty((0, 3), dtype=np.int64),
+            frozen=np.empty(0, dtype=np.bool_),
+            group_lr=f64_vec,
+            solver=0,
+            nesterov=False,
+            adam_scale=0.0,
+            hyper=f64_vec,
+            l2_scale=0.0,
+            sq_parts=f64_mat,
+        )
+    return _TRAINING_PLACEHOLDERS[key]
 
 
 def _predict_parallel(
@@ -1631,44 +1649,27 @@ def _predict_parallel(
     """Logits (or probabilities) of all samples, in parallel row blocks of
     ``block_rows`` (:func:`_predict_block` per block, via
     :func:`_parallel_tasks`).
-
-    The training arguments are empty arrays of the types training passes, so
-    that predict reuses the specialisations training compiled.
     """
     if not params.flags.writeable:
         # A model loaded from a read-only memory map: the task function also
         # holds the optimizer, which is typed for writable parameters.
         params = params.copy()
-    dtype = params.dtype
-    dummies = _TRAINING_DUMMIES.get((dtype, bool(is_sparse)))
-    if dummies is None:
-        vec = np.empty(0, dtype=dtype)
-        mat = np.empty((0, 0), dtype=dtype)
-        f64_vec = np.empty(0, dtype=np.float64)
-        f64_mat = np.empty((0, 0), dtype=np.float64)
-        index_mat = np.empty((0, 0), dtype=np.int64)
-        # The first layer's column scratch: None for dense input, as in training;
-        # empty for CSR input, whose rows predict reads directly.
-        columns = (index_mat, index_mat, mat) if is_sparse else (None, None, None)
-        dummies = _TRAINING_DUMMIES[(dtype, bool(is_sparse))] = (
-            # colptr, crow, cval, Y, sw, pos_weight, rows, inv_sw_sum, Xb
-            (*columns, mat, vec, vec, np.empty(0, dtype=np.int64), 0.0, mat),
-            # acts, deltas, grads, loss_parts, state, n_weights, segments,
-            # frozen, group_lr, solver, nesterov, adam_scale, hyper, l2_scale,
-            # sq_parts
-            (vec, vec, mat, f64_mat, mat, 0, np.empty((0, 3), dtype=np.int64),
-             np.empty(0, dtype=np.bool_), f64_vec, 0, False, 0.0, f64_vec, 0.0,
-             f64_mat),
-        )  # fmt: skip
-    head, mid = dummies
-    args = (
-        X, data, indices, indptr, is_sparse, *head, params, layers, act_code,
-        *mid, block_rows, row_width, sigmoid, out,
-    )  # fmt: skip
-    key_values = (
-        X, data, indices, indptr, is_sparse, params, layers, act_code, block_rows,
-        row_width, sigmoid, out,
-    )  # fmt: skip
-    task_fn, task_sig = _task_address("predict", key_values, lambda: args)
+    given = dict(
+        X=X,
+        data=data,
+        indices=indices,
+        indptr=indptr,
+        is_sparse=is_sparse,
+        params=params,
+        layers=layers,
+        act_code=act_code,
+        block_rows=block_rows,
+        row_width=row_width,
+        sigmoid=sigmoid,
+        out=out,
+    )
+    values = {**_training_placeholders(params.dtype, is_sparse), **given}
+    args = tuple(values[name] for name in _TASK_ARGS)
+    task_fn, task_sig = _task_address("predict", given.values(), lambda: args)
     n_blocks = max(1, (out.shape[0] + block_rows - 1) // block_rows)
     _parallel_tasks(TASK_PREDICT, n_blocks, task_fn, task_sig, *args)
