@@ -28,7 +28,6 @@ from sklearn.utils.validation import (
 from . import _kernels as K
 from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
 from ._layout import Layout, member_average
-from ._warnings import TrainingInterruptedWarning, warn_user
 from ._monitor import _bce_per_label, _Monitor
 from ._thresholds import (  # noqa: F401 (names of the tests)
     MIN_POSITIVES_TO_TUNE,
@@ -37,6 +36,7 @@ from ._thresholds import (  # noqa: F401 (names of the tests)
     _f1_cut,
     tune_thresholds,
 )
+from ._warnings import TrainingInterruptedWarning, warn_user
 
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
@@ -943,9 +943,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             per_fold = M // self._n_folds()
             for m in range(M):
                 in_fold = folds == m // per_fold
-                Y_members[in_fold if not held_out else ~in_fold, m * L : (m + 1) * L] = (
-                    np.nan
-                )
+                masked = ~in_fold if held_out else in_fold
+                Y_members[masked, m * L : (m + 1) * L] = np.nan
         return Y_members
 
     def _uses_validation(self):
