@@ -89,7 +89,9 @@ def test_gradient_matches_reference(spec, activation, n_members, kind):
     assert_grad_close(grad, expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("spec", [((3,), (2,)), ((), (2, 2)), ((3, 2), (2, 2))], ids=_ids)
+@pytest.mark.parametrize(
+    "spec", [((3,), (2,)), ((), (2, 2)), ((3, 2), (2, 2))], ids=_ids
+)
 def test_gradient_finite_differences(spec):
     n, f, L = 9, 3, 2
     plan = make_layout("multihead", spec, f, L, 2).plan
