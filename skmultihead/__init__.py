@@ -6,6 +6,7 @@
   all trained together in the same engine.
 """
 
+from ._base import SKLEARN_PARITY
 from ._binary_relevance import BinaryRelevanceMLPClassifier
 from ._multihead import MultiHeadMLPClassifier
 
@@ -14,5 +15,6 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BinaryRelevanceMLPClassifier",
     "MultiHeadMLPClassifier",
+    "SKLEARN_PARITY",
     "__version__",
 ]

@@ -42,6 +42,29 @@ from ._warnings import TrainingInterruptedWarning, warn_user
 # label with a handful of positives cannot dominate the loss.
 MAX_BALANCED_POS_WEIGHT = 100.0
 
+# What the 'auto' options resolve to (see BaseMultiLabelMLP._resolve_options and
+# the measurements in benchmarks/results/quality.md).
+AUTO_FOLDS = 5
+AUTO_MIN_SAMPLES = 100  # fewer rows: no cross-fitting (folds of < 20 rows)
+AUTO_ALPHAS = (1e-3, 1e-1, 10.0)
+AUTO_THRESHOLD = "f1_shrunk"
+PLAIN_ALPHA = 1e-4  # alpha='auto' without held-out data (MLPClassifier's)
+
+SKLEARN_PARITY = dict(
+    hidden_layer_sizes=(100,),
+    alpha=1e-4,
+    learning_rate_init=1e-3,
+    cv=None,
+    early_stopping=False,
+    threshold=0.5,
+    n_members=1,
+    tower_layer_sizes=(),
+)
+"""Parameters that make :class:`MultiHeadMLPClassifier` train exactly as
+:class:`~sklearn.neural_network.MLPClassifier` with its defaults (same
+initialisation, shuffles and updates): ``MultiHeadMLPClassifier(**SKLEARN_PARITY)``.
+"""
+
 
 def _kernel_array(a, dtype):
     """``a`` as the kernels take it: C-contiguous, writable, of ``dtype``.
@@ -112,7 +135,11 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"sgd", "adam"})],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left"), "array-like"],
+        "alpha": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            "array-like",
+            StrOptions({"auto"}),
+        ],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -128,7 +155,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "warm_start": ["boolean"],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
         "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -138,14 +165,19 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
         "threshold": [
             Interval(numbers.Real, 0, 1, closed="both"),
-            StrOptions(set(STRATEGIES)),
+            StrOptions({"auto", *STRATEGIES}),
             "array-like",
         ],
         "min_labels": [Interval(numbers.Integral, 0, 1, closed="both")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "n_members": [Interval(numbers.Integral, 1, None, closed="left")],
-        "cv": [None, Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
+        "cv": [
+            None,
+            Interval(numbers.Integral, 2, None, closed="left"),
+            "cv_object",
+            StrOptions({"auto"}),
+        ],
     }
 
     # Whether the hidden layers are shared by all labels (False: binary
@@ -158,10 +190,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         activation="relu",
         *,
         solver="adam",
-        alpha=0.0001,
+        alpha="auto",
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.001,
+        learning_rate_init=0.003,
         power_t=0.5,
         max_iter=200,
         shuffle=True,
@@ -171,7 +203,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         warm_start=False,
         momentum=0.9,
         nesterovs_momentum=True,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
@@ -179,12 +211,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change=10,
         scoring=None,
         pos_weight=None,
-        threshold=0.5,
+        threshold="auto",
         min_labels=0,
         dtype=None,
         n_threads=None,
         n_members=1,
-        cv=None,
+        cv="auto",
         tower_layer_sizes=(),
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -287,6 +319,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         state = dict(super().__getstate__())
         state.pop("_layout_cache", None)
         return state
+
+    def __copy__(self):
+        # A shallow copy shares the layout cache (pickling drops it).
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     def _freeze_constant_labels(self, Y, params):
         """Per-label networks only (nothing shared): set each constant label's
@@ -584,9 +622,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return weight
 
     def _fixed_threshold(self, n_outputs):
-        if isinstance(self.threshold, str):  # 'f1': tuned after training
+        option = self._threshold_option
+        if isinstance(option, str):  # tuned after training
             return np.full(n_outputs, 0.5)
-        threshold = np.asarray(self.threshold, dtype=np.float64)
+        threshold = np.asarray(option, dtype=np.float64)
         if threshold.ndim == 0:
             threshold = np.full(n_outputs, float(threshold))
         if threshold.shape != (n_outputs,) or np.any(
@@ -848,15 +887,18 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._weight_exponent = int(exponent) - 1  # alpha_ undoes the rescaling
         dtype = X.dtype
         hidden = self._hidden_sizes()
+        self._resolve_options(
+            X.shape[0], X_val is not None, incremental, reuse, binary_1d
+        )
         # Cross-fitting: n_folds groups of members, each never trained on its
         # own fold (see _member_targets); partial_fit trains every member on
         # every row.
-        cross_fit = not incremental and self.cv is not None and X_val is None
+        cross_fit = self._cv_option is not None
         alphas = self._alpha_candidates(
             reuse, incremental, cross_fit or X_val is not None
         )
         alphas = np.ldexp(alphas, 1 - exponent)
-        if cross_fit and self.early_stopping and self.scoring is not None:
+        if cross_fit and self._early_stopping and self.scoring is not None:
             raise ValueError(
                 "scoring is not supported with cross-fitting (cv): every fold's "
                 "networks stop on their own held-out fold's cross-entropy. Use "
@@ -894,7 +936,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if val is not None or (folds is not None and self._uses_validation()):
             self.validation_scores_ = list(self.validation_scores_ or [])
             self.validation_loss_curve_ = list(self.validation_loss_curve_ or [])
-            if self.early_stopping and self.best_validation_score_ is None:
+            if self._early_stopping and self.best_validation_score_ is None:
                 self.best_validation_score_ = -np.inf
         self._train(
             X,
@@ -909,11 +951,49 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         return self
 
+    def _resolve_options(self, n_samples, has_x_val, incremental, reuse, binary_1d):
+        """Resolve the 'auto' options of this fit (``_cv_option``,
+        ``_early_stopping``, ``_threshold_option``, ``_alpha_option``).
+
+        ``cv='auto'`` cross-fits ``AUTO_FOLDS`` folds when ``fit`` gets at least
+        ``AUTO_MIN_SAMPLES`` rows and no ``X_val``; ``early_stopping='auto'``
+        stops on held-out data whenever the fit has some (cross-fitting or
+        ``X_val``); ``threshold='auto'`` tunes ``AUTO_THRESHOLD`` thresholds on
+        held-out data when there is some (else keeps 0.5) for an indicator Y,
+        and is 0.5 for a 1-D binary y (the accuracy-optimal cut of calibrated
+        probabilities, as every scikit-learn classifier); ``alpha='auto'``
+        chooses among ``AUTO_ALPHAS`` on held-out data when there is some (else
+        ``PLAIN_ALPHA``). ``partial_fit`` never holds data out.
+        """
+        cv = self.cv
+        if isinstance(cv, str):
+            auto = not incremental and not has_x_val
+            cv = AUTO_FOLDS if auto and n_samples >= AUTO_MIN_SAMPLES else None
+        if incremental or has_x_val:
+            cv = None
+        held_out = cv is not None or (has_x_val and not incremental)
+        es = self.early_stopping
+        self._cv_option = cv
+        self._early_stopping = held_out if isinstance(es, str) else bool(es)
+        threshold = self.threshold
+        if isinstance(threshold, str) and threshold == "auto" and binary_1d:
+            threshold = 0.5
+        self._threshold_option = threshold
+        alpha = self.alpha
+        if isinstance(alpha, str):
+            has_validation = held_out or (self._uses_validation() and not incremental)
+            alpha = AUTO_ALPHAS if has_validation else PLAIN_ALPHA
+            if reuse and has_validation and "alpha_" in self.__dict__:
+                alpha = self.alpha_
+        self._alpha_option = alpha
+
     def _alpha_candidates(self, reuse, incremental, has_validation):
         """The L2 strengths this fit trains: ``alpha`` itself, or its candidate
-        values (each trained by its own members, the best one kept)."""
-        alphas = np.asarray(self.alpha, dtype=np.float64).ravel()
-        if np.ndim(self.alpha) > 1 or alphas.size == 0:
+        values (each trained by its own members, the best one kept; a
+        warm-started fit or ``partial_fit`` keeps the chosen ``alpha_``)."""
+        alpha = self._alpha_option
+        alphas = np.asarray(alpha, dtype=np.float64).ravel()
+        if np.ndim(alpha) > 1 or alphas.size == 0:
             raise ValueError(
                 f"alpha must be a non-negative number or a 1-D list of them, got "
                 f"{self.alpha!r}."
@@ -922,13 +1002,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"alpha values must be finite and >= 0, got {alphas}.")
         if alphas.size == 1:
             return alphas
-        if reuse and incremental:
-            return np.array([self.alpha_])
         if reuse:
-            raise ValueError(
-                "warm_start cannot choose among several alpha values again; set "
-                "alpha to the chosen alpha_ first."
-            )
+            return np.array([self.alpha_])
         if incremental:
             raise ValueError(
                 "partial_fit needs a single alpha: several values are chosen on "
@@ -959,6 +1034,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             bool(layout.per_label_groups),
             int(n_members),
         )
+        self.__dict__["_layout_cache"] = (self._layout_spec, layout)
         self._params = self._layout.init_params(
             lambda rng, fan_in, fan_out: self._glorot(rng, fan_in, fan_out, dtype),
             self._random_state,
@@ -975,34 +1051,36 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.loss_curve_ = []
         self.validation_scores_ = [] if self._uses_validation() else None
         self.validation_loss_curve_ = [] if self._uses_validation() else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self.best_loss_ = None if self.early_stopping else np.inf
+        self.best_validation_score_ = -np.inf if self._early_stopping else None
+        self.best_loss_ = None if self._early_stopping else np.inf
         self._unit_best_loss = None
         self.threshold_ = self._fixed_threshold(n_outputs)
         self.pos_weight_ = np.ones(n_outputs)
 
     def _n_folds(self):
         """Number of cross-fitting folds of ``cv`` (None without cross-fitting)."""
-        if self.cv is None:
+        cv = self._cv_option
+        if cv is None:
             return None
-        if isinstance(self.cv, numbers.Integral):
-            return int(self.cv)
-        if hasattr(self.cv, "get_n_splits"):
-            return int(self.cv.get_n_splits())
-        return len(list(self.cv))
+        if isinstance(cv, numbers.Integral):
+            return int(cv)
+        if hasattr(cv, "get_n_splits"):
+            return int(cv.get_n_splits())
+        return len(list(cv))
 
     def _fold_assignment(self, X, Y, sample_weight):
         """Cross-fitting fold of every training row: multilabel-stratified folds
         for an int ``cv``, else the test folds of the given splitter or splits
         (which must cover every row exactly once)."""
         n_samples = Y.shape[0]
-        if isinstance(self.cv, numbers.Integral):
+        cv = self._cv_option
+        if isinstance(cv, numbers.Integral):
             from .model_selection import (
                 _check_stratification_target,
                 _iterative_stratification,
             )
 
-            n_folds = int(self.cv)
+            n_folds = int(cv)
             if n_samples < n_folds:
                 raise ValueError(
                     f"cv={n_folds} folds need at least {n_folds} samples, got "
@@ -1014,7 +1092,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 _check_stratification_target(Y), capacities, self._random_state
             )
         else:
-            splits = self.cv.split(X, Y) if hasattr(self.cv, "split") else self.cv
+            splits = cv.split(X, Y) if hasattr(cv, "split") else cv
             folds = np.full(n_samples, -1, dtype=np.int64)
             n_folds = 0
             for _, test in splits:
@@ -1078,10 +1156,13 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return Y_members
 
     def _uses_validation(self):
-        return self.early_stopping or self._tunes_threshold()
+        """Whether this fit holds out a validation split when it does not
+        cross-fit: early stopping, or an explicit threshold strategy."""
+        explicit = self._tunes_threshold() and self._threshold_option != "auto"
+        return self._early_stopping or explicit
 
     def _tunes_threshold(self):
-        return isinstance(self.threshold, str)
+        return isinstance(self._threshold_option, str)
 
     def _validation_data(self, X, Y, Y_user, sample_weight, X_val, Y_val):
         """Split off (or validate) the validation set; returns the train part too."""
@@ -1344,4 +1425,5 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_members_ = int(members.size)
 
     def _threshold_strategy(self):
-        return self.threshold
+        option = self._threshold_option
+        return AUTO_THRESHOLD if option == "auto" else option

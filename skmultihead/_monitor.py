@@ -48,7 +48,9 @@ class _Monitor:
         self.params = params
         self.val = val
         self.incremental = incremental
-        self.early_stopping = est.early_stopping and val is not None and not incremental
+        self.early_stopping = (
+            est._early_stopping and val is not None and not incremental
+        )
         self.scorer = None
         if self.early_stopping and est.scoring is not None:
             self.scorer = check_scoring(est, scoring=est.scoring)
@@ -95,6 +97,7 @@ class _Monitor:
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
         self._unit_indices = {}
+        self._unit_of_param = None
 
     def any_active(self):
         return not self.frozen.all()
@@ -155,13 +158,22 @@ class _Monitor:
             waiting |= ~self.started
         self.no_improvement = np.where(waiting, 0, self.no_improvement + 1)
         if self.early_stopping and np.any(better & active):
-            for u in np.flatnonzero(better & active):
-                idx = self._unit_index(u)
-                self.best_params[idx] = self.params[idx]
+            self._save_best(better & active)
         self.best = np.where(better & active, value, self.best)
         for u in np.flatnonzero((self.no_improvement > est.n_iter_no_change) & active):
             self._trigger_stopping(u, group_lr)
         return self.any_active()
+
+    def _save_best(self, units):
+        """Copy the parameters of the stopping ``units`` (a boolean mask) to the
+        best weights: one masked pass over the buffer (members interleave in the
+        first layer, so a unit's parameters are not one slice)."""
+        if self.n_units == 1:
+            self.best_params[:] = self.params
+            return
+        if self._unit_of_param is None:
+            self._unit_of_param = self.unit_of_group[self.plan.owner]
+        np.copyto(self.best_params, self.params, where=units[self._unit_of_param])
 
     def _unit_index(self, u):
         if self.n_units == 1:

@@ -31,7 +31,22 @@ from skmultihead._thresholds import (
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
-BASE = dict(hidden_layer_sizes=(6,), random_state=3, batch_size=16, max_iter=5)
+# Explicit values for the options whose defaults are 'auto' (cv, alpha,
+# early_stopping, threshold): each test sets the ones it is about.
+BASE = dict(
+    hidden_layer_sizes=(6,),
+    random_state=3,
+    batch_size=16,
+    max_iter=5,
+    alpha=1e-3,
+    cv=None,
+    early_stopping=False,
+    threshold=0.5,
+)
+
+
+def make(cls, **params):
+    return cls(**{**BASE, **params})
 
 
 def _data(n_samples=90, n_features=7, n_classes=3, seed=0):
@@ -116,8 +131,8 @@ def test_members_are_independent_networks(cls, solver):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_coefs_have_a_member_axis(cls):
     X, Y = _data()
-    one = cls(**BASE).fit(X, Y)
-    three = cls(**BASE, n_members=3).fit(X, Y)
+    one = make(cls).fit(X, Y)
+    three = make(cls, n_members=3).fit(X, Y)
     for a, b in zip(one.coefs_ + one.intercepts_, three.coefs_ + three.intercepts_):
         assert b.shape == (3, *a.shape)
     # Member 0 starts from the one-member model's initial weights.
@@ -162,7 +177,7 @@ def test_thresholds_tuned_on_out_of_fold_probabilities(strategy):
     X, Y = _data(n_samples=120)
     k = 4
     splits = _splits(X.shape[0], k)
-    est = MultiHeadMLPClassifier(**BASE, cv=splits, threshold=strategy).fit(X, Y)
+    est = make(MultiHeadMLPClassifier, cv=splits, threshold=strategy).fit(X, Y)
     # Out-of-fold probabilities: fold f's rows predicted by member f alone.
     P = np.empty(Y.shape)
     single = MultiHeadMLPClassifier(**{**BASE, "max_iter": 1}).fit(X, Y)
@@ -192,8 +207,8 @@ def test_cross_fitted_early_stopping_restores_each_members_best():
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_integer_cv_is_multilabel_stratified_and_deterministic(cls):
     X, Y = _data(n_samples=100)
-    a = cls(**BASE, cv=4, threshold="f1").fit(X, Y)
-    b = cls(**BASE, cv=4, threshold="f1").fit(X, Y)
+    a = make(cls, cv=4, threshold="f1").fit(X, Y)
+    b = make(cls, cv=4, threshold="f1").fit(X, Y)
     assert a.n_members_ == 4
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert_array_equal(a.threshold_, b.threshold_)
@@ -239,7 +254,7 @@ def test_alpha_candidates_are_trained_with_their_own_l2(cls):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_alpha_losses_are_held_out_losses(cls):
     X, Y = _data(n_samples=120)
-    est = cls(**BASE, cv=3, alpha=[1e-4, 10.0]).fit(X, Y)
+    est = make(cls, cv=3, alpha=[1e-4, 10.0]).fit(X, Y)
     assert est.alpha_losses_.shape == (2,)
     assert np.all(np.isfinite(est.alpha_losses_))
     # Strong L2 on a small problem cannot be told apart from a constant: its
@@ -251,10 +266,10 @@ def test_alpha_losses_are_held_out_losses(cls):
 
 def test_alpha_grid_on_a_validation_split_and_x_val():
     X, Y = _data(n_samples=120)
-    est = MultiHeadMLPClassifier(**BASE, early_stopping=True, alpha=[1e-4, 1.0])
+    est = make(MultiHeadMLPClassifier, early_stopping=True, alpha=[1e-4, 1.0])
     est.fit(X, Y)
     assert est.n_members_ == 1 and est.alpha_ in (1e-4, 1.0)
-    est2 = MultiHeadMLPClassifier(**BASE, alpha=[1e-4, 1.0], n_members=2)
+    est2 = make(MultiHeadMLPClassifier, alpha=[1e-4, 1.0], n_members=2)
     est2.fit(X[:80], Y[:80], X_val=X[80:], Y_val=Y[80:])
     assert est2.n_members_ == 2
 
@@ -298,8 +313,8 @@ def test_towers_without_trunk_are_binary_relevance(options, kind):
 
 def test_towers_default_is_the_shared_network():
     X, Y = _data()
-    a = MultiHeadMLPClassifier(**BASE).fit(X, Y)
-    b = MultiHeadMLPClassifier(**BASE, tower_layer_sizes=()).fit(X, Y)
+    a = make(MultiHeadMLPClassifier).fit(X, Y)
+    b = make(MultiHeadMLPClassifier, tower_layer_sizes=()).fit(X, Y)
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
@@ -307,7 +322,11 @@ def test_towers_default_is_the_shared_network():
 def test_trunk_and_towers_fit_everywhere(towers):
     X, Y = _data(n_samples=100)
     est = MultiHeadMLPClassifier(
-        hidden_layer_sizes=(8,), tower_layer_sizes=towers, random_state=0, max_iter=30
+        hidden_layer_sizes=(8,),
+        tower_layer_sizes=towers,
+        random_state=0,
+        max_iter=30,
+        cv=None,
     ).fit(X, Y)
     L = Y.shape[1]
     assert est.coefs_[0].shape == (X.shape[1], 8)
@@ -350,7 +369,7 @@ def test_trunk_towers_members_deterministic_across_threads():
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_pickle_and_clone_of_members(cls):
     X, Y = _data()
-    est = cls(**BASE, cv=3, alpha=[1e-3, 1.0], tower_layer_sizes=(2,)).fit(X, Y)
+    est = make(cls, cv=3, alpha=[1e-3, 1.0], tower_layer_sizes=(2,)).fit(X, Y)
     again = pickle.loads(pickle.dumps(est))
     assert_array_equal(again.predict_proba(X), est.predict_proba(X))
     assert "_layout_cache" not in est.__getstate__()
@@ -386,21 +405,24 @@ def test_pickle_and_clone_of_members(cls):
 def test_bad_member_parameters(cls, params, fit_kw, message):
     X, Y = _data()
     with pytest.raises(ValueError, match=message):
-        cls(**BASE, **params).fit(X, Y, **fit_kw)
+        make(cls, **params).fit(X, Y, **fit_kw)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_alpha_grid_and_partial_fit_or_warm_start(cls):
     X, Y = _data()
     with pytest.raises(ValueError, match="partial_fit needs a single alpha"):
-        cls(**BASE, alpha=[1e-3, 1.0]).partial_fit(X, Y)
-    est = cls(**BASE, alpha=[1e-3, 1.0], cv=3).fit(X, Y)
+        make(cls, alpha=[1e-3, 1.0]).partial_fit(X, Y)
+    est = make(cls, alpha=[1e-3, 1.0], cv=3).fit(X, Y)
+    chosen = est.alpha_
     before = est.predict_proba(X)
     est.partial_fit(X, Y)  # continues with alpha_
-    assert est.n_members_ == 3
-    with pytest.raises(ValueError, match="warm_start cannot choose"):
-        est.set_params(warm_start=True).fit(X, Y)
+    assert est.n_members_ == 3 and est.alpha_ == chosen
     assert not np.array_equal(before, est.predict_proba(X))
+    # A warm-started fit keeps the chosen alpha_ (no second choice).
+    est.set_params(warm_start=True).fit(X, Y)
+    assert est.n_members_ == 3 and est.alpha_ == chosen
+    assert not hasattr(make(cls), "alpha_")
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
@@ -410,7 +432,7 @@ def test_zero_weight_fold(cls):
     sw = np.ones(X.shape[0])
     sw[splits[1][1]] = 0.0
     with pytest.raises(ValueError, match="zero total sample_weight"):
-        cls(**BASE, cv=splits).fit(X, Y, sample_weight=sw)
+        make(cls, cv=splits).fit(X, Y, sample_weight=sw)
 
 
 # ------------------------------------------------------------------------------
@@ -444,4 +466,4 @@ def test_threshold_strategies():
 def test_convergence_warning_class_is_kept():
     X, Y = _data()
     with pytest.warns(ConvergenceWarning):
-        MultiHeadMLPClassifier(**BASE, n_members=2).fit(X, Y)
+        make(MultiHeadMLPClassifier, n_members=2).fit(X, Y)

@@ -32,7 +32,10 @@ from sklearn.preprocessing import StandardScaler
 
 from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier, _engine
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [
+    pytest.mark.usefixtures("sklearn_parity_defaults"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]

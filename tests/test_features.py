@@ -27,7 +27,10 @@ from sklearn.model_selection import (
 import skmultihead.model_selection as ms
 from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [
+    pytest.mark.usefixtures("sklearn_parity_defaults"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
 
@@ -101,7 +104,7 @@ _YEAST_PARAMS = dict(
 
 
 @pytest.fixture(scope="module")
-def yeast_full_model(yeast):
+def yeast_full_model(sklearn_parity_defaults, yeast):
     X_train, Y_train, _, _ = yeast
     return MultiHeadMLPClassifier(**_YEAST_PARAMS).fit(X_train, Y_train)
 

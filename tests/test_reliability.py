@@ -38,12 +38,20 @@ from sklearn.datasets import make_multilabel_classification
 from threadpoolctl import threadpool_info
 
 import skmultihead
-from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier, _engine
-
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning",
-    "ignore:Labels .* are constant:UserWarning",
+from skmultihead import (
+    SKLEARN_PARITY,
+    BinaryRelevanceMLPClassifier,
+    MultiHeadMLPClassifier,
+    _engine,
 )
+
+pytestmark = [
+    pytest.mark.usefixtures("sklearn_parity_defaults"),
+    pytest.mark.filterwarnings(
+        "ignore::sklearn.exceptions.ConvergenceWarning",
+        "ignore:Labels .* are constant:UserWarning",
+    ),
+]
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
 EST_IDS = ["MH", "BR"]
@@ -440,13 +448,16 @@ def _big_problem():
 
 def _big_model(Est, n_threads):
     X, Y, _ = _big_problem()
-    return Est(
+    # Explicit parity parameters: the fresh process does not have the fixture.
+    params = dict(
+        SKLEARN_PARITY,
         hidden_layer_sizes=(BIG["hidden"],),
         batch_size=BIG["batch"],
         max_iter=BIG["max_iter"],
         random_state=0,
         n_threads=n_threads,
-    ).fit(X, Y)
+    )
+    return Est(**params).fit(X, Y)
 
 
 def _digest(est, X_test):
@@ -633,7 +644,7 @@ _RSS_SCRIPT = """
 import re, sys, warnings
 import numpy as np
 warnings.simplefilter("ignore")
-from skmultihead import MultiHeadMLPClassifier
+from skmultihead import SKLEARN_PARITY, MultiHeadMLPClassifier
 from skmultihead import _engine
 
 def status(key):
@@ -641,8 +652,9 @@ def status(key):
     return int(re.search(key + r":\\s+(\\d+)", text).group(1)) * 1024
 
 rng = np.random.RandomState(0)
-est = MultiHeadMLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0,
-                             dtype=sys.argv[1])
+# One network (the parity configuration): the output is one (n, n_labels) array.
+est = MultiHeadMLPClassifier(**dict(SKLEARN_PARITY, hidden_layer_sizes=(8,),
+                             max_iter=2, random_state=0, dtype=sys.argv[1]))
 est.fit(rng.rand(200, 20), (rng.rand(200, 3) < 0.5).astype(int))
 X = rng.rand(10**6, 20).astype(sys.argv[1])
 est.predict_proba(X[:5000])  # threads started, kernels loaded
