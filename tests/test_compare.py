@@ -332,3 +332,26 @@ def test_many_labels_keep_their_columns(tmp_path):
     assert info["n_labels"] == n_labels
     assert Y_loaded.dtype == np.int64
     np.testing.assert_array_equal(LabelBinarizer().fit_transform(Y_loaded), Y)
+
+
+def test_fit_and_score_turns_an_interrupted_fit_into_keyboardinterrupt():
+    # skmultihead's training loop turns Ctrl-C into a warning and returns;
+    # compare must stop, not score a half-trained model.
+    import warnings
+
+    from skmultihead._warnings import TrainingInterruptedWarning
+
+    class Interrupted:
+        def fit(self, X, Y):
+            warnings.warn("stopped", TrainingInterruptedWarning)
+            return self
+
+        def predict(self, X):
+            return np.zeros((X.shape[0], 2), dtype=int)
+
+        def predict_proba(self, X):
+            return np.full((X.shape[0], 2), 0.5)
+
+    X, Y = np.zeros((4, 2)), np.zeros((4, 2), dtype=int)
+    with pytest.raises(KeyboardInterrupt):
+        _compare_estimators.fit_and_score(Interrupted(), X, Y, X, Y)
