@@ -107,13 +107,15 @@ def effective_n_threads(n_threads):
 def _release_blas_control():
     """Let the next limit take effect whichever Python thread sets it.
 
-    threadpoolctl (3.7 and later) lets only one "controlling" Python thread
-    change a process-wide OpenBLAS thread pool: limits set from any other
+    Recent threadpoolctl versions (3.8 here) let only one "controlling" Python
+    thread change a process-wide OpenBLAS thread pool: limits set from any other
     thread are silently ignored, and a ``limit()`` used without ``with`` never
-    gives the control back. The engine's limit is process-wide state guarded by
-    its own lock, taken by the first thread in and given back by the last one
-    out (often another thread), so it clears the control before and after each
-    change. Older threadpoolctl versions have no such control: nothing to do.
+    gives the control back (threadpoolctl's README, "the controlling thread").
+    The engine's limit is process-wide state guarded by its own lock, taken by
+    the first thread in and given back by the last one out (often another
+    thread), so it clears the control, with the documented
+    ``OpenBLASController.clear_controlling_thread(force=True)``, before and
+    after each change. Older versions have no such control: nothing to do.
     """
     controller_class = getattr(threadpoolctl, "OpenBLASController", None)
     clear = getattr(controller_class, "clear_controlling_thread", None)

@@ -6,8 +6,8 @@ BLAS limited to one thread: OpenBLAS splits a product among its threads by
 output tiles, and the edge tiles of each split are computed by other micro
 kernels, so the bits depend on its thread count. The limit is process-wide, so
 it must take effect whichever Python thread enters the engine first and be
-given back by whichever leaves last (threadpoolctl >= 3.7 otherwise silently
-ignores limits set from any thread but the first one that ever set one).
+given back by whichever leaves last (recent threadpoolctl versions otherwise
+silently ignore limits set from any thread but the first one that ever set one).
 
 Sizes are chosen so that binary relevance's first layer (100 x 1000) is large
 enough for OpenBLAS to use its threads.
