@@ -47,17 +47,19 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
-from skmultihead._compare import (
+from skmultihead._compare_estimators import (
     ESTIMATORS,
+    build_estimator,
+    fit_and_score,
+    make_model,
+    resolve_estimator,
+)
+from skmultihead._compare_report import (
     FIT_TIME,
     METRICS,
     Metric,
-    build_estimator,
-    fit_and_score,
     format_table,
     legend,
-    make_model,
-    resolve_estimator,
     versions,
 )
 from skmultihead.datasets import load_arff
@@ -105,8 +107,9 @@ def load_split(data_dir, name):
         ),
         "files": [str(data_dir / f"{name}-{s}.arff") for s in ("train", "test")],
     }
-    # int64, not the loader's int8: see skmultihead._compare.load_dataset
-    # (scikit-learn's label_binarize permutes int8 targets with > 127 labels).
+    # The loaders give int64 already; kept explicit because scikit-learn's
+    # label_binarize permutes int8 targets with > 127 labels (see
+    # skmultihead._compare.load_dataset).
     Y_train = train.target.astype(np.int64)
     Y_test = test.target.astype(np.int64)
     return train.data, Y_train, test.data, Y_test, info

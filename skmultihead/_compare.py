@@ -11,512 +11,56 @@ prints a table of multi-label metrics (mean +- std over the folds).
 The building blocks (:func:`build_estimator`, :func:`make_model`,
 :func:`fit_and_score`, :func:`format_table`) are reused by
 ``benchmarks/bench_quality.py``.
+
+The command line lives here; the estimators and their scoring are in
+:mod:`skmultihead._compare_estimators`, the metrics, tables and plot in
+:mod:`skmultihead._compare_report`. Every public name of both is importable
+from this module too.
 """
 
 import argparse
-import contextlib
 import datetime
 import importlib.util
 import json
-import math
-import os
-import platform
 import re
 import sys
 import textwrap
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    hamming_loss,
-    label_ranking_average_precision_score,
-    label_ranking_loss,
+
+from ._compare_estimators import (  # noqa: F401 (re-exported)
+    DEFAULT_ESTIMATORS,
+    ESTIMATORS,
+    EstimatorSpec,
+    build_estimator,
+    fit_and_score,
+    make_model,
+    resolve_estimator,
+    warm_up,
 )
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+from ._compare_report import (  # noqa: F401 (re-exported)
+    FIT_TIME,
+    METRICS,
+    Metric,
+    _pm,
+    best_rows,
+    format_table,
+    label_scores,
+    legend,
+    multilabel_scores,
+    summarise,
+    versions,
+    write_plot,
+)
 
 __all__ = ["main"]
 
 PROG = "skmultihead"
-
-# ---------------------------------------------------------------------------
-# Estimators
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EstimatorSpec:
-    """One estimator the command can run."""
-
-    key: str
-    name: str  # shown in the table
-    description: str
-    default: bool  # part of the default set
-    aliases: tuple = ()
-
-
-ESTIMATORS = {
-    spec.key: spec
-    for spec in [
-        EstimatorSpec(
-            "multihead",
-            "MultiHead",
-            "MultiHeadMLPClassifier: shared hidden layers, one sigmoid per label",
-            True,
-            ("mh", "multiheadmlpclassifier"),
-        ),
-        EstimatorSpec(
-            "br",
-            "BinaryRelevance",
-            "BinaryRelevanceMLPClassifier: one network per label",
-            True,
-            ("binaryrelevance", "binary-relevance", "binaryrelevancemlpclassifier"),
-        ),
-        EstimatorSpec(
-            "mlp",
-            "MLPClassifier",
-            "sklearn MLPClassifier (sigmoid outputs on an indicator Y)",
-            True,
-            ("mlpclassifier", "sklearn-mlp"),
-        ),
-        EstimatorSpec(
-            "ovr",
-            "OvR-LogReg",
-            "sklearn OneVsRestClassifier(LogisticRegression(max_iter=1000))",
-            True,
-            ("ovr-logreg", "logreg", "onevsrest"),
-        ),
-        EstimatorSpec(
-            "multihead-tuned",
-            "MultiHead-tuned",
-            "MultiHead with threshold='f1', pos_weight='balanced', early_stopping=True",
-            False,
-            ("mh-tuned",),
-        ),
-        EstimatorSpec(
-            "br-tuned",
-            "BR-tuned",
-            "BinaryRelevance with threshold='f1', pos_weight='balanced', "
-            "early_stopping=True",
-            False,
-            ("binaryrelevance-tuned",),
-        ),
-        EstimatorSpec(
-            "mlp-es",
-            "MLPClassifier-ES",
-            "sklearn MLPClassifier(early_stopping=True)",
-            False,
-            ("mlp-early-stopping",),
-        ),
-    ]
-}
-DEFAULT_ESTIMATORS = [k for k, s in ESTIMATORS.items() if s.default]
-_ALIASES = {
-    alias: key for key, spec in ESTIMATORS.items() for alias in (key, *spec.aliases)
-}
-
-_TUNED = dict(threshold="f1", pos_weight="balanced", early_stopping=True)
-
-
-def resolve_estimator(name):
-    """Canonical key of an estimator name or alias (case-insensitive)."""
-    key = _ALIASES.get(name.strip().lower().replace("_", "-"))
-    if key is None:
-        raise ValueError(
-            f"unknown estimator {name!r}; choose from: {', '.join(ESTIMATORS)}"
-        )
-    return key
-
-
-def build_estimator(
-    key, *, hidden=(100,), max_iter=200, random_state=0, n_threads=None
-):
-    """A fresh, unfitted classifier for ``key`` (see ``ESTIMATORS``).
-
-    The three MLPs share ``hidden`` (the hidden layer sizes), ``max_iter`` and
-    ``random_state``; ``n_threads`` goes to the skmultihead estimators (the
-    scikit-learn ones are limited by :func:`fit_and_score`'s ``threads``);
-    everything else is each estimator's default.
-    """
-    from . import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
-
-    hidden = tuple(int(h) for h in hidden)
-    common = dict(
-        hidden_layer_sizes=hidden, max_iter=max_iter, random_state=random_state
-    )
-    ours = dict(common, n_threads=n_threads)
-    if key == "multihead":
-        return MultiHeadMLPClassifier(**ours)
-    if key == "br":
-        return BinaryRelevanceMLPClassifier(**ours)
-    if key == "mlp":
-        return MLPClassifier(**common)
-    if key == "ovr":
-        return OneVsRestClassifier(LogisticRegression(max_iter=1000))
-    if key == "multihead-tuned":
-        return MultiHeadMLPClassifier(**ours, **_TUNED)
-    if key == "br-tuned":
-        return BinaryRelevanceMLPClassifier(**ours, **_TUNED)
-    if key == "mlp-es":
-        return MLPClassifier(**common, early_stopping=True)
-    raise ValueError(f"unknown estimator {key!r}")
-
-
-def _has_nan(X):
-    data = X.data if sparse.issparse(X) else X
-    return bool(np.isnan(data).any())
-
-
-def make_model(clf, X):
-    """``clf`` behind the right preprocessing for ``X``, as a Pipeline.
-
-    StandardScaler for dense input, MaxAbsScaler for sparse input (keeps it
-    sparse); a mean SimpleImputer first if ``X`` has missing values (NaN).
-    """
-    steps = []
-    if _has_nan(X):
-        steps.append(("impute", SimpleImputer(strategy="mean")))
-    scaler = MaxAbsScaler() if sparse.issparse(X) else StandardScaler()
-    steps.append(("scale", scaler))
-    steps.append(("clf", clf))
-    return Pipeline(steps)
-
-
-# ---------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    greater_is_better: bool
-    digits: int = 3
-    mark_best: bool = True  # mark the best row of this column in tables
-
-
-METRICS = [
-    Metric("micro_f1", "micro-F1", True),
-    Metric("macro_f1", "macro-F1", True),
-    Metric("samples_f1", "samples-F1", True),
-    Metric("hamming_loss", "Hamming loss", False),
-    Metric("subset_accuracy", "subset accuracy", True),
-    Metric("ranking_loss", "ranking loss", False),
-    Metric("lrap", "LRAP", True),
-]
-FIT_TIME = Metric("fit_time", "fit time (s)", False, 2, mark_best=False)
-
-
-def _dense(a):
-    return a.toarray() if sparse.issparse(a) else np.asarray(a)
-
-
-def label_scores(model, X, n_labels):
-    """``(n_samples, n_labels)`` matrix of per-label probabilities (or scores).
-
-    Handles the output shapes of the estimators used here and of multi-output
-    meta-estimators (a list of ``(n, 2)`` arrays).
-    """
-    if hasattr(model, "predict_proba"):
-        P = model.predict_proba(X)
-    else:
-        P = model.decision_function(X)
-    if isinstance(P, list):
-        P = np.column_stack([np.asarray(p)[:, -1] for p in P])
-    P = _dense(P).astype(np.float64, copy=False)
-    if P.ndim == 1:
-        P = P.reshape(-1, 1)
-    if P.shape != (X.shape[0], n_labels):
-        raise ValueError(
-            f"expected label scores of shape {(X.shape[0], n_labels)}, got "
-            f"{P.shape} from {type(model).__name__}"
-        )
-    return P
-
-
-def multilabel_scores(Y_true, Y_pred, P):
-    """All metrics of ``METRICS`` from predictions and per-label scores."""
-    Y_true = _dense(Y_true).astype(np.int64, copy=False)
-    Y_pred = _dense(Y_pred).astype(np.int64, copy=False)
-    return {
-        "micro_f1": f1_score(Y_true, Y_pred, average="micro", zero_division=0),
-        "macro_f1": f1_score(Y_true, Y_pred, average="macro", zero_division=0),
-        "samples_f1": f1_score(Y_true, Y_pred, average="samples", zero_division=0),
-        "hamming_loss": hamming_loss(Y_true, Y_pred),
-        "subset_accuracy": accuracy_score(Y_true, Y_pred),
-        "ranking_loss": label_ranking_loss(Y_true, P),
-        "lrap": label_ranking_average_precision_score(Y_true, P),
-    }
-
-
-def _n_iter(model):
-    clf = model[-1] if isinstance(model, Pipeline) else model
-    n_iter = getattr(clf, "n_iter_", None)
-    if n_iter is None:
-        return None
-    if np.ndim(n_iter):
-        return [int(v) for v in np.ravel(n_iter)]
-    return int(n_iter)
-
-
-def _summarise_warnings(caught):
-    seen = {}
-    for w in caught:
-        message = str(w.message).splitlines()[0] if str(w.message) else ""
-        if len(message) > 160:
-            message = message[:157] + "..."
-        text = f"{w.category.__name__}: {message}"
-        seen[text] = seen.get(text, 0) + 1
-    return [{"warning": text, "count": n} for text, n in seen.items()]
-
-
-def _thread_limit(threads):
-    """Limit BLAS/OpenMP pools to ``threads`` (None or 0: no limit)."""
-    if not threads:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads)
-
-
-def fit_and_score(model, X_train, Y_train, X_test, Y_test, *, threads=None):
-    """Fit ``model`` and score it; returns metrics, times and diagnostics.
-
-    ``threads`` (if not None or 0) limits the BLAS and OpenMP thread pools
-    during fit and prediction. Warnings raised during fit and prediction are
-    recorded (not shown) in the ``"warnings"`` entry of the result.
-    """
-    with _thread_limit(threads), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        model.fit(X_train, Y_train)
-        fit_time = time.perf_counter() - start
-        start = time.perf_counter()
-        Y_pred = model.predict(X_test)
-        P = label_scores(model, X_test, Y_test.shape[1])
-        predict_time = time.perf_counter() - start
-    if any(str(w.message).startswith("Training interrupted") for w in caught):
-        # skmultihead's training loop turns Ctrl-C into a warning and returns.
-        raise KeyboardInterrupt
-    result = {k: float(v) for k, v in multilabel_scores(Y_test, Y_pred, P).items()}
-    result["fit_time"] = fit_time
-    result["predict_time"] = predict_time
-    result["n_iter"] = _n_iter(model)
-    result["warnings"] = _summarise_warnings(caught)
-    return result
-
-
-def warm_up(keys, X, Y, *, hidden=(100,), random_state=0, n_threads=None):
-    """Fit the skmultihead estimators once on a few rows, untimed.
-
-    Numba compiles (or loads from its cache) the kernels on first use; without
-    this, that one-off cost would be counted in the first fold's fit time.
-    Returns the seconds spent.
-    """
-    start = time.perf_counter()
-    n = min(X.shape[0], 64)
-    for key in keys:
-        clf = build_estimator(
-            key,
-            hidden=hidden,
-            max_iter=2,
-            random_state=random_state,
-            n_threads=n_threads,
-        )
-        if not type(clf).__module__.startswith("skmultihead"):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = make_model(clf, X).fit(X[:n], Y[:n])
-            model.predict(X[:n])
-            model.predict_proba(X[:n])
-    return time.perf_counter() - start
-
-
-def summarise(folds):
-    """Mean and (population, as in GridSearchCV) std of every numeric entry."""
-    out = {}
-    for metric in [*METRICS, FIT_TIME, Metric("predict_time", "", False, 3, False)]:
-        values = np.array([f[metric.key] for f in folds], dtype=np.float64)
-        out[metric.key] = {"mean": float(values.mean()), "std": float(values.std())}
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Output
-# ---------------------------------------------------------------------------
-
-
-def _pm(stream=None):
-    """'±' unless the output stream cannot encode it."""
-    stream = sys.stdout if stream is None else stream
-    encoding = getattr(stream, "encoding", None)
-    if encoding is None:  # e.g. io.StringIO: holds any text
-        return "±"
-    try:
-        "±".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return "+/-"
-    return "±"
-
-
-def _mean_std(value):
-    """``(mean, std)`` of a summary cell: a ``{"mean", "std"}`` dict or a number."""
-    if isinstance(value, dict):
-        return value.get("mean"), value.get("std")
-    return value, None
-
-
-def best_rows(summaries, metrics):
-    """For each metric, the set of row indices with the best mean (ties kept)."""
-    best = {}
-    for metric in metrics:
-        means = [_mean_std(s[metric.key])[0] for s in summaries]
-        means = [None if m is None else round(m, metric.digits) for m in means]
-        valid = [m for m in means if m is not None]
-        if not valid:
-            continue
-        target = max(valid) if metric.greater_is_better else min(valid)
-        best[metric.key] = {i for i, m in enumerate(means) if m == target}
-    return best
-
-
-def format_table(names, summaries, *, metrics=None, fmt="text", pm="±", std=True):
-    """Render rows of ``mean ± std`` cells as aligned text or a Markdown table.
-
-    ``summaries[i][metric.key]`` is ``{"mean": ..., "std": ...}`` or a plain
-    number (None shows as n/a). The best mean
-    of every quality metric is marked (``*`` in text, bold in Markdown) when there
-    is more than one row.
-    """
-    metrics = [*METRICS, FIT_TIME] if metrics is None else metrics
-    quality = [m for m in metrics if m.mark_best]
-    best = best_rows(summaries, quality) if len(names) > 1 else {}
-    header = ["estimator", *[m.label for m in metrics]]
-    rows = []
-    for i, (name, summary) in enumerate(zip(names, summaries)):
-        row = [name]
-        for m in metrics:
-            mean, sd = _mean_std(summary[m.key])
-            cell = "n/a" if mean is None else f"{mean:.{m.digits}f}"
-            if std and sd is not None:
-                cell += f" {pm} {sd:.{m.digits}f}"
-            if i in best.get(m.key, ()):
-                cell = f"**{cell}**" if fmt == "markdown" else f"{cell} *"
-            elif fmt == "text" and best.get(m.key):
-                cell += "  "
-            row.append(cell)
-        rows.append(row)
-    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
-    if fmt == "markdown":
-
-        def line(cells):
-            padded = [
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(cells, widths))
-            ]
-            return "| " + " | ".join(padded) + " |"
-
-        sep = (
-            "|"
-            + "|".join(
-                ("-" * (w + 1) + "-") if j == 0 else ("-" * (w + 1) + ":")
-                for j, w in enumerate(widths)
-            )
-            + "|"
-        )
-        return "\n".join([line(header), sep, *(line(r) for r in rows)])
-
-    def line(cells):
-        return "  ".join(
-            c.ljust(w) if j == 0 else c.rjust(w)
-            for j, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def legend(metrics=None, *, fmt="text", marked=True, best="Best mean"):
-    metrics = [*METRICS] if metrics is None else metrics
-    up = ", ".join(m.label for m in metrics if m.greater_is_better)
-    down = ", ".join(m.label for m in metrics if not m.greater_is_better)
-    text = f"Higher is better: {up}. Lower is better: {down}."
-    if marked:
-        mark = "bold" if fmt == "markdown" else "*"
-        text += f" {best} per column: {mark}."
-    return text
-
-
-def versions():
-    import numba
-    import scipy
-    import sklearn
-
-    from . import __version__
-
-    info = {
-        "skmultihead": __version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-    if hasattr(os, "sched_getaffinity"):
-        info["cpus_usable"] = len(os.sched_getaffinity(0))
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [
-            {k: p.get(k) for k in ("internal_api", "version", "num_threads")}
-            for p in threadpool_info()
-            if p.get("user_api") == "blas"
-        ]
-    except Exception:  # threadpoolctl is a scikit-learn dependency; be safe
-        pass
-    return info
-
-
-def write_plot(path, names, summaries, title):
-    """Bar chart (one panel per metric, error bars = std) saved to ``path``."""
-    from matplotlib.figure import Figure
-
-    metrics = [*METRICS, FIT_TIME]
-    ncols = 4
-    nrows = math.ceil(len(metrics) / ncols)
-    fig = Figure(figsize=(4 * ncols, 3.2 * nrows + 0.6), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    x = np.arange(len(names))
-    colors = [f"C{i % 10}" for i in range(len(names))]
-    for ax, metric in zip(axes, metrics):
-        means = [s[metric.key]["mean"] for s in summaries]
-        stds = [s[metric.key]["std"] for s in summaries]
-        ax.bar(x, means, yerr=stds, color=colors, capsize=3)
-        arrow = "higher" if metric.greater_is_better else "lower"
-        ax.set_title(f"{metric.label} ({arrow} is better)", fontsize=10)
-        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    for ax in axes[len(metrics) :]:
-        ax.set_visible(False)
-    fig.suptitle(title, fontsize=11)
-    fig.savefig(path, dpi=110)
-
 
 # ---------------------------------------------------------------------------
 # Data
@@ -593,10 +137,10 @@ def load_dataset(arff=None, xml=None, labels=None):
             "relation": first.relation,
         }
         names = first.target_names
-    # The loaders return int8 targets; scikit-learn 1.9's label_binarize casts
-    # the classes arange(n_labels) to y's dtype, which wraps around past 127
-    # labels in int8 and silently permutes the label columns of MLPClassifier
-    # and OneVsRestClassifier (bibtex has 159 labels). A wider dtype avoids it.
+    # Both loaders return int64 targets already. Keep it that way: scikit-learn
+    # 1.9's label_binarize casts the classes arange(n_labels) to y's dtype, which
+    # wraps around past 127 labels in int8 and silently permutes the label
+    # columns of MLPClassifier and OneVsRestClassifier (bibtex has 159 labels).
     Y = np.asarray(Y, dtype=np.int64)
     if Y.shape[1] < 2:
         raise UsageError(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-from threadpoolctl import ThreadpoolController
+import threadpoolctl
 
 from . import _kernels as K
 
@@ -104,15 +104,36 @@ def effective_n_threads(n_threads):
     return budget
 
 
+def _release_blas_control():
+    """Let the next limit take effect whichever Python thread sets it.
+
+    Recent threadpoolctl versions (3.8 here) let only one "controlling" Python
+    thread change a process-wide OpenBLAS thread pool: limits set from any other
+    thread are silently ignored, and a ``limit()`` used without ``with`` never
+    gives the control back (threadpoolctl's README, "the controlling thread").
+    The engine's limit is process-wide state guarded by its own lock, taken by
+    the first thread in and given back by the last one out (often another
+    thread), so it clears the control, with the documented
+    ``OpenBLASController.clear_controlling_thread(force=True)``, before and
+    after each change. Older versions have no such control: nothing to do.
+    """
+    controller_class = getattr(threadpoolctl, "OpenBLASController", None)
+    clear = getattr(controller_class, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 class _BlasSingleThread:
     """Keep BLAS single-threaded while any kernel runs.
 
     Kernels call BLAS from inside their own fixed chunks; a multi-threaded BLAS
     would both oversubscribe the cores and make results depend on the thread
-    count (OpenBLAS products are not bitwise reproducible across its thread
-    counts). A reference count makes the limit safe when several Python threads
-    run kernels at once: the first one in sets the limit, the last one out
-    restores the user's setting.
+    count (OpenBLAS splits a product into tiles per thread, and the edge tiles
+    of each split are computed by other micro-kernels, so its bits depend on its
+    thread count). A reference count makes the limit safe when several Python
+    threads run kernels at once: the first one in sets the limit, the last one
+    out restores the user's setting, whichever threads these are
+    (:func:`_release_blas_control`).
     """
 
     def __init__(self):
@@ -125,17 +146,25 @@ class _BlasSingleThread:
         with self._lock:
             if self._depth == 0:
                 if self._controller is None:
-                    self._controller = ThreadpoolController()
+                    self._controller = threadpoolctl.ThreadpoolController()
                 blas = self._controller.select(user_api="blas")
-                self._restore = blas.limit(limits=1)
+                _release_blas_control()
+                try:
+                    self._restore = blas.limit(limits=1)
+                finally:
+                    _release_blas_control()
             self._depth += 1
 
     def __exit__(self, *exc):
         with self._lock:
             self._depth -= 1
             if self._depth == 0:
-                self._restore.restore_original_limits()
-                self._restore = None
+                _release_blas_control()
+                try:
+                    self._restore.restore_original_limits()
+                finally:
+                    _release_blas_control()
+                    self._restore = None
 
 
 _blas_single_thread = _BlasSingleThread()

@@ -3,6 +3,7 @@
 import warnings
 
 import pytest
+import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import (
     check_param_validation,
@@ -16,6 +17,16 @@ EXPECTED_FAILED_CHECKS = {
     "MultiHeadMLPClassifier": {},
     "BinaryRelevanceMLPClassifier": {},
 }
+if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) < (1, 7):
+    # Not a failure of the estimators (they pass the fixed check of 1.7+).
+    _REASON = (
+        "scikit-learn < 1.7 makes y binary by comparing it with its first element "
+        "after shuffling the weighted copy and repeating the other, so the two "
+        "fits compared get different targets"
+    )
+    for _checks in EXPECTED_FAILED_CHECKS.values():
+        _checks["check_sample_weight_equivalence_on_dense_data"] = _REASON
+        _checks["check_sample_weight_equivalence_on_sparse_data"] = _REASON
 
 
 def _instances():

@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pytest
 from sklearn.datasets import make_multilabel_classification
-from sklearn.metrics import f1_score, label_ranking_loss
 
-from skmultihead import _compare
+from skmultihead import _compare, _compare_estimators, _compare_report
 from skmultihead.__main__ import main
 
 TINY = ["--cv", "2", "--max-iter", "5", "--hidden", "8"]
@@ -294,54 +293,30 @@ def test_python_m_help():
 
 
 def test_resolve_estimator():
-    assert _compare.resolve_estimator("MultiHead") == "multihead"
-    assert _compare.resolve_estimator("binary_relevance") == "br"
-    assert _compare.resolve_estimator("OvR-LogReg") == "ovr"
+    assert _compare_estimators.resolve_estimator("MultiHead") == "multihead"
+    assert _compare_estimators.resolve_estimator("binary_relevance") == "br"
+    assert _compare_estimators.resolve_estimator("OvR-LogReg") == "ovr"
     with pytest.raises(ValueError, match="choose from"):
-        _compare.resolve_estimator("svm")
+        _compare_estimators.resolve_estimator("svm")
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_multilabel_scores_two_labels():
-    # Two labels: classes_ == [0, 1] must not be mistaken for a binary problem.
-    from sklearn.neural_network import MLPClassifier
-
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(60, 3))
-    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0]).astype(int)
-    clf = MLPClassifier((5,), max_iter=300, random_state=0).fit(X, Y)
-    P = _compare.label_scores(clf, X, 2)
-    assert P.shape == (60, 2)
-    scores = _compare.multilabel_scores(Y, clf.predict(X), P)
-    assert scores["micro_f1"] == pytest.approx(
-        f1_score(Y, clf.predict(X), average="micro")
-    )
-    assert scores["ranking_loss"] == pytest.approx(label_ranking_loss(Y, P))
-    # list-of-(n, 2) output of multi-output meta-estimators
-    listed = [np.column_stack([1 - P[:, j], P[:, j]]) for j in range(2)]
-
-    class ListProba:
-        def predict_proba(self, X):
-            return listed
-
-    np.testing.assert_allclose(_compare.label_scores(ListProba(), X, 2), P)
-
-
-def test_format_table_marks_best():
-    summary = {m.key: {"mean": 0.5, "std": 0.1} for m in _compare.METRICS}
-    summary["fit_time"] = {"mean": 1.0, "std": 0.0}
-    better = {**summary, "micro_f1": {"mean": 0.9, "std": 0.0}}
-    text = _compare.format_table(["a", "b"], [summary, better])
-    assert "0.900 ± 0.000 *" in text
-    markdown = _compare.format_table(["a", "b"], [summary, better], fmt="markdown")
-    assert "**0.900 ± 0.000**" in markdown
+def test_building_blocks_still_importable_from_compare():
+    # benchmarks and user scripts import them from skmultihead._compare.
+    for module in (_compare_estimators, _compare_report):
+        for name in dir(module):
+            obj = getattr(module, name)
+            if name.startswith("_") or getattr(obj, "__module__", None) != (
+                module.__name__
+            ):
+                continue
+            assert getattr(_compare, name) is obj, name
 
 
 def test_many_labels_keep_their_columns(tmp_path):
-    # The loaders give int8 targets, and scikit-learn's label_binarize (used by
-    # MLPClassifier and OneVsRestClassifier) casts the classes arange(n_labels)
-    # to y's dtype, permuting the columns of an int8 indicator matrix with more
-    # than 127 labels; compare must widen Y.
+    # scikit-learn's label_binarize (used by MLPClassifier and
+    # OneVsRestClassifier) casts the classes arange(n_labels) to y's dtype,
+    # permuting the columns of an int8 indicator matrix with more than 127
+    # labels; the loaders and compare must give a wider Y.
     from sklearn.preprocessing import LabelBinarizer
 
     rng = np.random.RandomState(0)
@@ -357,3 +332,26 @@ def test_many_labels_keep_their_columns(tmp_path):
     assert info["n_labels"] == n_labels
     assert Y_loaded.dtype == np.int64
     np.testing.assert_array_equal(LabelBinarizer().fit_transform(Y_loaded), Y)
+
+
+def test_fit_and_score_turns_an_interrupted_fit_into_keyboardinterrupt():
+    # skmultihead's training loop turns Ctrl-C into a warning and returns;
+    # compare must stop, not score a half-trained model.
+    import warnings
+
+    from skmultihead._warnings import TrainingInterruptedWarning
+
+    class Interrupted:
+        def fit(self, X, Y):
+            warnings.warn("stopped", TrainingInterruptedWarning)
+            return self
+
+        def predict(self, X):
+            return np.zeros((X.shape[0], 2), dtype=int)
+
+        def predict_proba(self, X):
+            return np.full((X.shape[0], 2), 0.5)
+
+    X, Y = np.zeros((4, 2)), np.zeros((4, 2), dtype=int)
+    with pytest.raises(KeyboardInterrupt):
+        _compare_estimators.fit_and_score(Interrupted(), X, Y, X, Y)

@@ -333,9 +333,9 @@ def test_sparse_and_dense_files_agree(tmp_path):
 
 def test_sparse_slow_value_conversion_agrees(tmp_path, monkeypatch):
     # Many distinct values make the reader convert entry by entry.
-    from skmultihead.datasets import _arff
+    from skmultihead.datasets import _arff_parse
 
-    monkeypatch.setattr(_arff, "_MAX_TABLE_CELLS", 0)
+    monkeypatch.setattr(_arff_parse, "_MAX_TABLE_CELLS", 0)
     test_sparse_and_dense_files_agree(tmp_path)
 
 

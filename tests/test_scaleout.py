@@ -265,7 +265,9 @@ def test_explicit_n_threads_wins_in_loky_workers():
     # inner_max_num_threads=2 makes joblib set NUMBA_NUM_THREADS=2 in the
     # workers. Both probes run in one task, one after the other: two concurrent
     # 2-thread fits would oversubscribe a 2-core machine.
-    with joblib.parallel_config(backend="loky", inner_max_num_threads=2):
+    # parallel_config is joblib >= 1.3 (scikit-learn 1.6 allows joblib 1.2).
+    config = getattr(joblib, "parallel_config", None) or joblib.parallel_backend
+    with config(backend="loky", inner_max_num_threads=2):
         ((auto, one),) = joblib.Parallel(n_jobs=2)(
             [joblib.delayed(_fit_probes)(None, 1)]
         )
