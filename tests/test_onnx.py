@@ -1,0 +1,307 @@
+"""ONNX export (skmultihead.onnx): onnxruntime reproduces predict_proba and predict.
+
+Probabilities must agree with ``predict_proba`` to 1e-5 on every row. A float32
+graph cannot be expected to decide a probability that lies within float32
+rounding of its threshold the way the float64 model does, so labels are compared
+exactly on the rows where every probability is more than ``MARGIN`` away from its
+threshold (and, with ``min_labels=1``, the two most probable labels are more than
+``MARGIN`` apart); at least 90 % of the rows qualify. Double-precision graphs are
+compared exactly on every row.
+"""
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_multilabel_classification
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
+from skmultihead._engine import LayerPlan
+
+pytest.importorskip(
+    "skl2onnx", reason="ONNX export needs the 'onnx' extra: pip install -e '.[onnx]'"
+)
+ort = pytest.importorskip(
+    "onnxruntime", reason="ONNX tests need the 'onnx' extra: pip install -e '.[onnx]'"
+)
+from skl2onnx import to_onnx  # noqa: E402
+
+import skmultihead.onnx  # noqa: E402, F401  (registers the converters)
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+MARGIN = 1e-5
+
+
+@functools.cache
+def _cached_data(n_labels, seed):
+    X, Y = make_multilabel_classification(
+        n_samples=160,
+        n_features=10,
+        n_classes=max(n_labels, 2),
+        random_state=seed,
+    )
+    return (X / X.max()).astype(np.float32), Y[:, :n_labels]
+
+
+def _data(n_labels=4, seed=0):
+    X, Y = _cached_data(n_labels, seed)
+    return X.copy(), Y.copy()
+
+
+def _fit(Est, X, Y, **params):
+    params = {"hidden_layer_sizes": (6,), "max_iter": 40, "random_state": 0, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # constant labels (BR)
+        return Est(**params).fit(X, Y)
+
+
+def _run(model, X, **options):
+    """Convert ``model`` for ``X``'s dtype and run it: ``(labels, proba)``."""
+    options = {"zipmap": False, **options}
+    onx = to_onnx(model, X[:1], options=options)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1  # the test machine's cores are shared
+    sess = ort.InferenceSession(
+        onx.SerializeToString(), so, providers=["CPUExecutionProvider"]
+    )
+    return sess.run(None, {sess.get_inputs()[0].name: X})
+
+
+def _decided_rows(P, threshold, min_labels):
+    """Rows whose labels float32 rounding cannot flip (see the module docstring)."""
+    safe = np.all(np.abs(P - threshold) > MARGIN, axis=1)
+    if min_labels and P.shape[1] > 1:
+        top2 = np.sort(P, axis=1)[:, -2:]
+        safe &= top2[:, 1] - top2[:, 0] > MARGIN
+    return safe
+
+
+def _check(est, X, P_onnx, labels_onnx, P=None, labels=None):
+    P = est.predict_proba(X) if P is None else P
+    labels = est.predict(X) if labels is None else labels
+    assert P_onnx.shape == P.shape
+    np.testing.assert_allclose(P_onnx, P, rtol=0, atol=1e-5)
+    assert labels_onnx.shape == labels.shape
+    P_pos = P[:, 1:] if est._binary_1d else P
+    safe = _decided_rows(P_pos, est.threshold_, est.min_labels)
+    assert safe.mean() >= 0.9
+    np.testing.assert_array_equal(labels_onnx[safe], labels[safe])
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("n_labels", [1, 2, 12])
+@pytest.mark.parametrize("hidden", [(), (6,), (6, 5)], ids=["h0", "h1", "h2"])
+def test_matches_predict(Est, n_labels, hidden):
+    X, Y = _data(n_labels)
+    est = _fit(Est, X, Y, hidden_layer_sizes=hidden)
+    labels, P = _run(est, X)
+    assert labels.dtype == np.int64 and P.dtype == np.float32
+    _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_each_activation(Est, activation):
+    X, Y = _data(5)
+    est = _fit(Est, X, Y, hidden_layer_sizes=(7, 4), activation=activation)
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_many_labels(Est):
+    X, Y = _data(50, seed=1)
+    est = _fit(Est, X, Y, hidden_layer_sizes=(8, 4), max_iter=20)
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_per_label_thresholds_and_min_labels(Est):
+    X, Y = _data(4)
+    threshold = [0.45, 0.5, 0.55, 0.6]
+    for min_labels in (0, 1):
+        est = _fit(
+            Est, X, Y, threshold=threshold, min_labels=min_labels, max_iter=300
+        )
+        labels, P = _run(est, X)
+        _check(est, X, P, labels)
+    # min_labels=1 actually changed something here: rows left with no label.
+    assert np.any(~(est.predict_proba(X) > est.threshold_).any(axis=1))
+    assert np.all(labels.sum(axis=1) >= 1)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_tuned_thresholds(Est):
+    X, Y = _data(4)
+    est = _fit(Est, X, Y, threshold="f1", early_stopping=True, max_iter=60)
+    assert not np.all(est.threshold_ == 0.5)
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize(
+    "classes", [np.array([3, 7]), np.array(["no", "yes"])], ids=["int", "str"]
+)
+def test_binary_1d(Est, classes):
+    X, Y = _data(2)
+    y = classes[Y[:, 0]]
+    est = _fit(Est, X, y)
+    labels, P = _run(est, X)
+    assert P.shape == (X.shape[0], 2)
+    _check(est, X, P, labels)
+    # Default options: skl2onnx's ZipMap, one {class: probability} per sample.
+    labels_zip, P_zip = _run(est, X, zipmap=True)
+    np.testing.assert_array_equal(labels_zip, labels)
+    assert set(P_zip[0]) == set(classes.tolist())
+    np.testing.assert_allclose(
+        [[row[c] for c in classes.tolist()] for row in P_zip], P, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_zipmap_multilabel(Est):
+    X, Y = _data(3)
+    est = _fit(Est, X, Y)
+    labels, P_zip = _run(est, X, zipmap=True)
+    _, P = _run(est, X)
+    assert labels.shape == (X.shape[0], 3)
+    np.testing.assert_allclose([[row[j] for j in range(3)] for row in P_zip], P)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_pipeline_with_scaler(Est):
+    X, Y = _data(4)
+    X = X * 40.0 + 3.0  # worth scaling
+    pipe = make_pipeline(StandardScaler(), clone(_fit(Est, X[:2], Y[:2])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        pipe.fit(X, Y)
+    labels, P = _run(pipe, X)
+    _check(pipe[-1], pipe[0].transform(X), P, labels, pipe.predict_proba(X))
+    np.testing.assert_array_equal(
+        labels[_decided_rows(P, pipe[-1].threshold_, 0)],
+        pipe.predict(X)[_decided_rows(P, pipe[-1].threshold_, 0)],
+    )
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_double_graph_exact(Est):
+    """A float64 graph of a float64 model gives the same labels on every row."""
+    X, Y = _data(6)
+    X = X.astype(np.float64)
+    est = _fit(Est, X, Y, hidden_layer_sizes=(6, 5), min_labels=1)
+    labels, P = _run(est, X)
+    assert P.dtype == np.float64
+    np.testing.assert_allclose(P, est.predict_proba(X), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(labels, est.predict(X))
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_float32_model(Est):
+    X, Y = _data(4)
+    est = _fit(Est, X.astype(np.float64), Y, dtype="float32")
+    assert est._params.dtype == np.float32
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+def test_wrong_number_of_features():
+    X, Y = _data(3)
+    est = _fit(MultiHeadMLPClassifier, X, Y)
+    with pytest.raises(ValueError, match="features"):
+        to_onnx(est, X[:1, :-1], options={"zipmap": False})
+
+
+def test_register_twice():
+    skmultihead.onnx.register()
+    X, Y = _data(2)
+    labels, P = _run(_fit(MultiHeadMLPClassifier, X, Y), X)
+    assert P.shape == (X.shape[0], 2)
+
+
+# --------------------------------------------------------------------------------
+# Several members: the output layer holds n_members * n_labels logits,
+# member-major, and predict_proba is the mean of the members' sigmoids.
+# --------------------------------------------------------------------------------
+
+
+class _MultiHeadMembers(MultiHeadMLPClassifier):
+    """Shows the flat buffer as coefs_ (skl2onnx lists every attribute, and
+    MultiHeadMLPClassifier's coefs_ views assume dense layers)."""
+
+    def _coef_view(self, layer):
+        return self._params[self._plan.weight_slice(layer)]
+
+
+def _stack_members(models):
+    """A model whose plan runs ``models`` side by side as members of one network.
+
+    Layer 0 (dense) concatenates the members' columns; every later layer becomes
+    block-diagonal with the members' blocks in member order, so output column
+    ``m * n_labels + j`` is member ``m``'s logit for label ``j``.
+    """
+    plans = [m._plan for m in models]
+    blocks, weights, biases = [], [], []
+    for layer in range(len(plans[0].blocks)):
+        W = [m._params[p.weight_slice(layer)] for m, p in zip(models, plans)]
+        b = [m._params[p.bias_slice(layer)] for m, p in zip(models, plans)]
+        nb, fan_in, fan_out = plans[0].blocks[layer]
+        if layer == 0:
+            Ws = [w.reshape(fan_in, -1) for w in W]
+            blocks.append((1, fan_in, sum(w.shape[1] for w in Ws)))
+            weights.append(np.hstack(Ws).ravel())
+        else:
+            blocks.append((nb * len(models), fan_in, fan_out))
+            weights.append(np.concatenate(W))
+        biases.append(np.concatenate(b))
+    fake = clone(models[0])
+    if isinstance(fake, MultiHeadMLPClassifier):
+        fake = _MultiHeadMembers(**fake.get_params())
+        skmultihead.onnx.register()  # registers the subclass too
+    fake.__dict__.update(
+        {k: v for k, v in vars(models[0]).items() if k not in ("_plan", "_params")}
+    )
+    fake._plan = LayerPlan(blocks, lambda layer, kind: 0, n_groups=1)
+    fake._params = np.concatenate(weights + biases)
+    fake.n_members_ = len(models)
+    return fake
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("hidden", [(6,), (6, 5)], ids=["h1", "h2"])
+def test_members_are_averaged(Est, hidden):
+    X, Y = _data(4)
+    models = [
+        _fit(Est, X, Y, hidden_layer_sizes=hidden, random_state=seed, min_labels=1)
+        for seed in (0, 1)
+    ]
+    fake = _stack_members(models)
+    assert fake._plan.n_outputs == 2 * 4
+    P = np.mean([m.predict_proba(X) for m in models], axis=0)
+    labels = (P > fake.threshold_).astype(np.int64)
+    empty = ~labels.any(axis=1)
+    labels[empty, np.argmax(P[empty], axis=1)] = 1
+    labels_onnx, P_onnx = _run(fake, X)
+    _check(fake, X, P_onnx, labels_onnx, P, labels)
+    if fake.predict_proba(X).shape == P.shape:  # once the estimators have members
+        _check(fake, X, P_onnx, labels_onnx)
+
+
+def test_members_layout_checked():
+    X, Y = _data(4)
+    fake = _stack_members([_fit(MultiHeadMLPClassifier, X, Y, random_state=s)
+                           for s in (0, 1)])
+    fake.n_members_ = 3
+    with pytest.raises(ValueError, match="n_members_"):
+        _run(fake, X)
