@@ -973,3 +973,63 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if self._tunes_threshold() and val is not None:
             P = predict_raw(val[0], params, plan, act_code, True, self.n_threads)
             self.threshold_ = _best_f1_thresholds(P, val[1])
+
+    # ------------------------------------------------------------------------
+    # Persistence (pickle, copy, skops): the state holds built-in types and
+    # arrays only
+    # ------------------------------------------------------------------------
+
+    def __getstate__(self):
+        from ._engine import LayerPlan  # here: keeps this block self-contained
+
+        # The layer plan is stored as a dict of built-in types and arrays, so
+        # that skops.io meets no helper class: the estimator's own class is the
+        # only type a user has to trust when loading.
+        state = dict(super().__getstate__())
+        if isinstance(state.get("_plan"), LayerPlan):
+            state["_plan"] = self._plan_to_state(state["_plan"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if isinstance(state.get("_plan"), dict):
+            state["_plan"] = self._plan_from_state(state["_plan"])
+        super().__setstate__(state)
+
+    def __copy__(self):
+        # A shallow copy shares the plan as before (no round trip through
+        # __getstate__): the validation scorer copies the model every epoch.
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    @staticmethod
+    def _plan_to_state(plan):
+        """A :class:`LayerPlan`'s attributes as built-in types and arrays.
+
+        The per-parameter owner array (as long as the parameters) is run-length
+        encoded and the group index cache is emptied.
+        """
+        state = dict(vars(plan))
+        if "_group_index" in state:
+            state["_group_index"] = {}
+        owner = state.get("_owner")
+        if isinstance(owner, np.ndarray):
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            lengths = np.diff(np.r_[starts, owner.size])
+            state["_owner"] = None
+            state["_owner_runs"] = np.stack([owner[starts], lengths])
+        return state
+
+    @staticmethod
+    def _plan_from_state(state):
+        """The :class:`LayerPlan` saved by :meth:`_plan_to_state`."""
+        from ._engine import LayerPlan
+
+        state = dict(state)
+        runs = state.pop("_owner_runs", None)
+        if runs is not None:
+            state["_owner"] = np.repeat(runs[0], runs[1])
+        plan = LayerPlan.__new__(LayerPlan)
+        plan.__dict__.update(state)
+        return plan
