@@ -10,7 +10,10 @@ compared exactly on every row.
 """
 
 import functools
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,3 +308,23 @@ def test_members_layout_checked():
     fake.n_members_ = 3
     with pytest.raises(ValueError, match="n_members_"):
         _run(fake, X)
+
+
+def test_import_without_skl2onnx():
+    """The module imports without the extra; register() says what to install."""
+    code = (
+        "import sys; sys.modules['skl2onnx'] = None\n"
+        "import skmultihead.onnx as m\n"
+        "try:\n"
+        "    m.register()\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    assert "pip install 'skmultihead[onnx]'" in out
