@@ -92,9 +92,7 @@ def _n_members(est):
 
 
 def _shape_calculator(operator):
-    check_input_and_output_numbers(
-        operator, input_count_range=1, output_count_range=2
-    )
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
     check_input_and_output_types(
         operator, good_input_types=[FloatTensorType, DoubleTensorType]
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import make_multilabel_classification
 from sklearn.pipeline import make_pipeline
@@ -35,9 +36,7 @@ from skl2onnx import to_onnx  # noqa: E402
 
 import skmultihead.onnx  # noqa: E402, F401  (registers the converters)
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
@@ -133,9 +132,7 @@ def test_per_label_thresholds_and_min_labels(Est):
     X, Y = _data(4)
     threshold = [0.45, 0.5, 0.55, 0.6]
     for min_labels in (0, 1):
-        est = _fit(
-            Est, X, Y, threshold=threshold, min_labels=min_labels, max_iter=300
-        )
+        est = _fit(Est, X, Y, threshold=threshold, min_labels=min_labels, max_iter=300)
         labels, P = _run(est, X)
         _check(est, X, P, labels)
     # min_labels=1 actually changed something here: rows left with no label.
@@ -217,6 +214,23 @@ def test_float32_model(Est):
     assert est._params.dtype == np.float32
     labels, P = _run(est, X)
     _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_trained_on_sparse_input(Est):
+    """A model fitted on CSR input exports; the graph takes the dense rows."""
+    X, Y = _data(4)
+    est = _fit(Est, sparse.csr_matrix(X), Y)
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+def test_zipmap_columns():
+    X, Y = _data(3)
+    est = _fit(MultiHeadMLPClassifier, X, Y)
+    labels, *columns = _run(est, X, zipmap="columns")
+    P = est.predict_proba(X)
+    np.testing.assert_allclose(np.column_stack(columns), P, rtol=0, atol=1e-5)
 
 
 def test_wrong_number_of_features():
@@ -303,8 +317,9 @@ def test_members_are_averaged(Est, hidden):
 
 def test_members_layout_checked():
     X, Y = _data(4)
-    fake = _stack_members([_fit(MultiHeadMLPClassifier, X, Y, random_state=s)
-                           for s in (0, 1)])
+    fake = _stack_members(
+        [_fit(MultiHeadMLPClassifier, X, Y, random_state=s) for s in (0, 1)]
+    )
     fake.n_members_ = 3
     with pytest.raises(ValueError, match="n_members_"):
         _run(fake, X)

@@ -16,9 +16,7 @@ from sklearn.datasets import make_multilabel_classification
 from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
 from skmultihead._engine import LayerPlan
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 ESTIMATORS = [MultiHeadMLPClassifier, BinaryRelevanceMLPClassifier]
 FITS = {
