@@ -23,7 +23,7 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
+from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier, _engine
 from skmultihead._engine import LayerPlan
 
 pytest.importorskip(
@@ -313,6 +313,28 @@ def test_members_are_averaged(Est, hidden):
     _check(fake, X, P_onnx, labels_onnx, P, labels)
     if fake.predict_proba(X).shape == P.shape:  # once the estimators have members
         _check(fake, X, P_onnx, labels_onnx)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_towers(activation):
+    """Any plan the engine runs exports: a shared trunk, then one block-diagonal
+    tower per label (random weights; the engine's predict_proba is the oracle)."""
+    X, Y = _data(4)
+    est = _MultiHeadMembers(activation=activation, min_labels=1, random_state=0)
+    est.__dict__.update(vars(_fit(MultiHeadMLPClassifier, X, Y)))
+    n_features, L = X.shape[1], Y.shape[1]
+    blocks = [(1, n_features, 8), (1, 8, 3 * L), (L, 3, 2), (L, 2, 1)]
+    est._plan = LayerPlan(blocks, lambda layer, kind: 0, n_groups=1)
+    rng = np.random.RandomState(3)  # no tower dead (constant) with relu
+    est._params = rng.normal(scale=0.8, size=est._plan.n_params).astype(np.float32)
+    est._act_code = _engine.ACTIVATION_CODES[activation]
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    # Thresholds at each label's median: about half the samples on either side.
+    est.threshold_ = np.median(est.predict_proba(X), axis=0).astype(np.float64)
+    assert np.all(est.predict_proba(X).std(axis=0) > 0.01)
+    skmultihead.onnx.register()
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
 
 
 def test_members_layout_checked():
