@@ -27,13 +27,20 @@ from sklearn.utils.validation import (
 
 from . import _kernels as K
 from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
+from ._layout import Layout, member_average
 from ._monitor import _bce_per_label, _Monitor
+from ._thresholds import (  # noqa: F401 (names of the tests)
+    MIN_POSITIVES_TO_TUNE,
+    STRATEGIES,
+    _best_f1_thresholds,
+    _f1_cut,
+    tune_thresholds,
+)
+from ._warnings import TrainingInterruptedWarning, warn_user
 
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
 MAX_BALANCED_POS_WEIGHT = 100.0
-# threshold='f1': labels with fewer held-out positives share a pooled threshold.
-MIN_POSITIVES_TO_TUNE = 5
 
 
 def _kernel_array(a, dtype):
@@ -72,48 +79,6 @@ def _transaction(estimator):
         if rng_state is not None:
             rng.set_state(rng_state)
         raise
-
-
-def _f1_cut(p, y):
-    """Threshold maximising F1 of ``p > threshold`` for one score vector.
-
-    Thresholds sit halfway between consecutive distinct scores; 0.5 when ``y``
-    has no positive.
-    """
-    n_pos = y.sum()
-    if n_pos == 0:
-        return 0.5
-    order = np.argsort(-p, kind="stable")
-    p, y = p[order], y[order]
-    # Predicting the top k scores positive: tp = cumsum(y), fp = k - tp.
-    tp = np.cumsum(y)
-    f1 = 2 * tp / (np.arange(1, p.size + 1) + n_pos)
-    # Only cut where the next score differs (ties go together).
-    valid = np.append(p[1:] < p[:-1], True)
-    best = np.flatnonzero(valid)[np.argmax(f1[valid])]
-    nxt = p[best + 1] if best + 1 < p.size else 0.0
-    return 0.5 * (p[best] + nxt)
-
-
-def _best_f1_thresholds(P, Y):
-    """Per-label thresholds maximising F1 on held-out probabilities.
-
-    A label with at least ``MIN_POSITIVES_TO_TUNE`` observed positives gets the
-    threshold maximising its own F1. Rarer labels share one threshold, the one
-    maximising micro-F1 over all labels pooled: a threshold tuned on one or two
-    positives is noise (measured on medical, whose validation split has 34 rows:
-    per-label tuning of every label cut the test micro-F1 from 0.57 to 0.19).
-    NaN (missing) labels are skipped.
-    """
-    P = P.astype(np.float64)
-    observed = ~np.isnan(Y)
-    pooled = _f1_cut(P[observed], Y[observed])
-    thresholds = np.full(P.shape[1], pooled)
-    for j in range(P.shape[1]):
-        p, y = P[observed[:, j], j], Y[observed[:, j], j]
-        if y.sum() >= MIN_POSITIVES_TO_TUNE:
-            thresholds[j] = _f1_cut(p, y)
-    return thresholds
 
 
 class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -156,12 +121,14 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
         "threshold": [
             Interval(numbers.Real, 0, 1, closed="both"),
-            StrOptions({"f1"}),
+            StrOptions(set(STRATEGIES)),
             "array-like",
         ],
         "min_labels": [Interval(numbers.Integral, 0, 1, closed="both")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "n_members": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cv": [None, Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
     }
 
     # Whether each label is its own convergence group (binary relevance).
@@ -198,6 +165,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         min_labels=0,
         dtype=None,
         n_threads=None,
+        n_members=1,
+        cv=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -227,26 +196,46 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.min_labels = min_labels
         self.dtype = dtype
         self.n_threads = n_threads
+        self.n_members = n_members
+        self.cv = cv
 
     # ------------------------------------------------------------------------
     # Layout hooks
     # ------------------------------------------------------------------------
 
     @abstractmethod
-    def _make_plan(self, n_features, n_outputs, hidden):
-        """The :class:`~skmultihead._engine.LayerPlan` of the network."""
+    def _member_layers(self, n_features, n_outputs, hidden):
+        """Layers ``(n_blocks, fan_in, fan_out, split)`` of one member network
+        (see :mod:`skmultihead._layout`)."""
 
-    @abstractmethod
-    def _init_params(self, plan, hidden, rng, dtype):
-        """Glorot-initialised flat parameter buffer for ``plan``."""
+    def _make_layout(self, n_features, n_outputs, hidden, n_members=1):
+        layers = self._member_layers(n_features, n_outputs, hidden)
+        return Layout(layers, n_outputs, self._per_label_groups, n_members)
 
-    @abstractmethod
-    def _coef_view(self, layer):
-        """``coefs_[layer]`` as a view of the flat parameter buffer."""
+    def _make_plan(self, n_features, n_outputs, hidden, n_members=1):
+        """The engine's :class:`~skmultihead._engine.LayerPlan` of the network."""
+        return self._make_layout(n_features, n_outputs, hidden, n_members).plan
 
-    @abstractmethod
-    def _intercept_view(self, layer):
-        """``intercepts_[layer]`` as a view of the flat parameter buffer."""
+    @property
+    def _layout(self):
+        """The fitted :class:`~skmultihead._layout.Layout`, rebuilt from the plain
+        ``_layout_spec`` kept in the fitted state (and cached outside it)."""
+        cache = self.__dict__.get("_layout_cache")
+        spec = self._layout_spec
+        if cache is None or cache[0] != spec:
+            layers, n_labels, per_label, n_members = spec
+            cache = (spec, Layout(layers, n_labels, per_label, n_members))
+            self.__dict__["_layout_cache"] = cache
+        return cache[1]
+
+    @property
+    def _plan(self):
+        return self._layout.plan
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_layout_cache", None)
+        return state
 
     def _freeze_constant_labels(self, Y, params):
         """Labels to freeze from the start of a fit (per-label networks only)."""
@@ -277,7 +266,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     @property
     def coefs_(self):
         self._fitted_state("coefs_")
-        return [self._coef_view(i) for i in range(len(self._plan.blocks))]
+        layout = self._layout
+        return [layout.coef_view(self._params, i) for i in range(len(layout.layers))]
 
     @coefs_.setter
     def coefs_(self, values):
@@ -286,7 +276,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     @property
     def intercepts_(self):
         self._fitted_state("intercepts_")
-        return [self._intercept_view(i) for i in range(len(self._plan.blocks))]
+        layout = self._layout
+        return [
+            layout.intercept_view(self._params, i) for i in range(len(layout.layers))
+        ]
 
     @intercepts_.setter
     def intercepts_(self, values):
@@ -602,7 +595,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         logits : ndarray of shape (n_samples, n_labels) or (n_samples,)
             One logit per label; a 1-D array for a model fitted on a 1-D binary y.
         """
-        Z = self._raw(X, sigmoid=False)
+        Z = self._logits(X)
         return Z.ravel() if self._binary_1d else Z
 
     def predict_proba(self, X):
@@ -621,7 +614,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             a 1-D binary y, the two columns are the probabilities of
             ``classes_[0]`` and ``classes_[1]``.
         """
-        P = self._raw(X, sigmoid=True)
+        P = self._proba(X)
         if self._binary_1d:
             return np.hstack([1.0 - P, P])
         return P
@@ -639,11 +632,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         log_proba : ndarray of the same shape as ``predict_proba(X)``
             Log-probabilities.
         """
-        Z = self._raw(X, sigmoid=False)
-        # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
-        log_p = -np.logaddexp(0.0, -Z)
+        log_p, log_q = self._log_proba_pair(X)
         if self._binary_1d:
-            return np.hstack([-np.logaddexp(0.0, Z), log_p])
+            return np.hstack([log_q, log_p])
         return log_p
 
     def predict(self, X):
@@ -662,7 +653,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             label is added to samples that would get none), or the predicted
             class for a model fitted on a 1-D binary y.
         """
-        P = self._raw(X, sigmoid=True)
+        P = self._proba(X)
         Y = (P > self.threshold_).astype(np.int64)
         if self._binary_1d:
             return self.classes_[Y.ravel()]
@@ -670,6 +661,40 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             empty = ~Y.any(axis=1)
             Y[empty, np.argmax(P[empty], axis=1)] = 1
         return Y
+
+    def _n_members(self):
+        check_is_fitted(self)
+        return self._layout_spec[3]
+
+    def _proba(self, X):
+        """Probabilities, averaged over the members."""
+        return member_average(self._raw(X, sigmoid=True), self._n_members())
+
+    def _log_proba_pair(self, X):
+        """``(log p, log(1 - p))`` of the member-averaged probabilities, computed
+        stably from the logits."""
+        Z = self._raw(X, sigmoid=False)
+        # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
+        log_p, log_q = -np.logaddexp(0.0, -Z), -np.logaddexp(0.0, Z)
+        M = self._n_members()
+        if M == 1:
+            return log_p, log_q
+        n = Z.shape[0]
+
+        def log_mean(a):
+            a = a.reshape(n, M, -1)
+            top = a.max(axis=1)
+            return top + np.log(np.exp(a - top[:, None, :]).mean(axis=1))
+
+        return log_mean(log_p), log_mean(log_q)
+
+    def _logits(self, X):
+        """Logits of the member-averaged probabilities (the raw logits for one
+        member)."""
+        if self._n_members() == 1:
+            return self._raw(X, sigmoid=False)
+        log_p, log_q = self._log_proba_pair(X)
+        return log_p - log_q
 
     def _raw(self, X, *, sigmoid):
         check_is_fitted(self)
@@ -738,8 +763,22 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         alpha = float(np.ldexp(self.alpha, 1 - exponent))
         dtype = X.dtype
         hidden = self._hidden_sizes()
+        # Cross-fitting: n_folds groups of members, each never trained on its
+        # own fold (see _member_targets); partial_fit trains every member on
+        # every row.
+        cross_fit = not incremental and self.cv is not None and X_val is None
+        if cross_fit and self.early_stopping and self.scoring is not None:
+            raise ValueError(
+                "scoring is not supported with cross-fitting (cv): every fold's "
+                "networks stop on their own held-out fold's cross-entropy. Use "
+                "cv=None (one validation split) to early-stop on a scorer."
+            )
+        if reuse and incremental:
+            n_members = self._n_members()
+        else:
+            n_members = self.n_members * (self._n_folds() if cross_fit else 1)
         if reuse:
-            self._check_same_architecture(X.shape[1], Y.shape[1], hidden)
+            self._check_same_architecture(X.shape[1], Y.shape[1], hidden, n_members)
             if not self._tunes_threshold():
                 self.threshold_ = self._fixed_threshold(Y.shape[1])
         else:
@@ -748,10 +787,13 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if not reuse or not incremental:
             self._random_state = check_random_state(self.random_state)
         if not reuse:
-            self._initialize(X.shape[1], Y.shape[1], hidden, dtype)
+            self._initialize(X.shape[1], Y.shape[1], hidden, dtype, n_members)
 
         val = None
-        if not incremental:
+        folds = None
+        if cross_fit:
+            folds = self._fold_assignment(X, Y, sample_weight)
+        elif not incremental:
             X, Y, Y_user, sample_weight, val = self._validation_data(
                 X, Y, Y_user, sample_weight, X_val, Y_val
             )
@@ -759,7 +801,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             self.pos_weight_ = self._resolve_pos_weight(Y, sample_weight)
         # Fresh containers: the transaction restores the previous ones on failure.
         self.loss_curve_ = list(self.loss_curve_)
-        if val is not None:
+        if val is not None or (folds is not None and self._uses_validation()):
             self.validation_scores_ = list(self.validation_scores_ or [])
             self.validation_loss_curve_ = list(self.validation_loss_curve_ or [])
             if self.early_stopping and self.best_validation_score_ is None:
@@ -769,6 +811,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             Y,
             sample_weight,
             val,
+            folds,
             incremental=incremental,
             fresh_optimizer=not incremental or not reuse,
             fresh_params=not reuse,
@@ -776,19 +819,31 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         )
         return self
 
-    def _check_same_architecture(self, n_features, n_outputs, hidden):
-        plan = self._make_plan(n_features, n_outputs, hidden)
+    def _check_same_architecture(self, n_features, n_outputs, hidden, n_members):
+        plan = self._make_plan(n_features, n_outputs, hidden, n_members)
         if not plan.same_shape(self._plan):
             raise ValueError(
                 "warm_start/partial_fit needs the same architecture as the fitted "
                 f"model: hidden_layer_sizes={tuple(hidden)} with {n_outputs} labels "
-                f"differs from the fitted network ({self.n_outputs_} labels)."
+                f"and {n_members} member(s) differs from the fitted network "
+                f"({self.n_outputs_} labels, {self._n_members()} member(s))."
             )
 
-    def _initialize(self, n_features, n_outputs, hidden, dtype):
-        plan = self._make_plan(n_features, n_outputs, hidden)
-        self._plan = plan
-        self._params = self._init_params(plan, hidden, self._random_state, dtype)
+    def _initialize(self, n_features, n_outputs, hidden, dtype, n_members=1):
+        layers = self._member_layers(n_features, n_outputs, hidden)
+        self._layout_spec = (
+            tuple(tuple(layer) for layer in layers),
+            int(n_outputs),
+            bool(self._per_label_groups),
+            int(n_members),
+        )
+        self._params = self._layout.init_params(
+            lambda rng, fan_in, fan_out: self._glorot(rng, fan_in, fan_out, dtype),
+            self._random_state,
+            dtype,
+            label_major=self._per_label_groups,
+        )
+        self.n_members_ = int(n_members)
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(hidden) + 2
         self.out_activation_ = "logistic"
@@ -805,11 +860,98 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.threshold_ = self._fixed_threshold(n_outputs)
         self.pos_weight_ = np.ones(n_outputs)
 
+    def _n_folds(self):
+        """Number of cross-fitting folds of ``cv`` (None without cross-fitting)."""
+        if self.cv is None:
+            return None
+        if isinstance(self.cv, numbers.Integral):
+            return int(self.cv)
+        if hasattr(self.cv, "get_n_splits"):
+            return int(self.cv.get_n_splits())
+        return len(list(self.cv))
+
+    def _fold_assignment(self, X, Y, sample_weight):
+        """Cross-fitting fold of every training row: multilabel-stratified folds
+        for an int ``cv``, else the test folds of the given splitter or splits
+        (which must cover every row exactly once)."""
+        n_samples = Y.shape[0]
+        if isinstance(self.cv, numbers.Integral):
+            from .model_selection import (
+                _check_stratification_target,
+                _iterative_stratification,
+            )
+
+            n_folds = int(self.cv)
+            if n_samples < n_folds:
+                raise ValueError(
+                    f"cv={n_folds} folds need at least {n_folds} samples, got "
+                    f"{n_samples}."
+                )
+            base, extra = divmod(n_samples, n_folds)
+            capacities = [base + 1] * extra + [base] * (n_folds - extra)
+            folds = _iterative_stratification(
+                _check_stratification_target(Y), capacities, self._random_state
+            )
+        else:
+            splits = self.cv.split(X, Y) if hasattr(self.cv, "split") else self.cv
+            folds = np.full(n_samples, -1, dtype=np.int64)
+            n_folds = 0
+            for _, test in splits:
+                test = np.asarray(test)
+                if test.dtype == bool:
+                    test = np.flatnonzero(test)
+                if test.size and (test.min() < 0 or test.max() >= n_samples):
+                    raise ValueError("cv gave test indices outside the training rows.")
+                if np.any(folds[test] >= 0):
+                    raise ValueError(
+                        "The test folds of cv must not overlap: cross-fitting needs "
+                        "every training row in exactly one test fold."
+                    )
+                folds[test] = n_folds
+                n_folds += 1
+            if n_folds < 2 or np.any(folds < 0):
+                raise ValueError(
+                    "The test folds of cv must cover every training row exactly "
+                    f"once, in at least 2 folds (got {n_folds} folds covering "
+                    f"{int(np.sum(folds >= 0))} of {n_samples} rows)."
+                )
+            if n_folds != self._n_folds():
+                raise ValueError("cv gave a different number of folds than it said.")
+        fold_weight = np.bincount(folds, weights=sample_weight, minlength=n_folds)
+        if not np.all(fold_weight > 0):
+            raise ValueError(
+                f"A cross-fitting fold (of {n_folds}) has zero total sample_weight; "
+                "use fewer folds or give more rows positive weights."
+            )
+        return folds
+
+    def _member_targets(self, Y, folds, held_out):
+        """Targets of every member, shape ``(n, n_members * n_labels)``.
+
+        Without folds, every member learns ``Y``. With folds, member ``m``
+        belongs to fold ``m // members_per_fold``: for training
+        (``held_out=False``) its targets on its own fold's rows are missing
+        (NaN: no loss, no gradient); for validation (``held_out=True``) only
+        those rows are observed.
+        """
+        M = self._n_members()
+        if M == 1 and folds is None:
+            return Y
+        Y_members = np.tile(Y, (1, M))
+        if folds is not None:
+            L = Y.shape[1]
+            per_fold = M // self._n_folds()
+            for m in range(M):
+                in_fold = folds == m // per_fold
+                masked = ~in_fold if held_out else in_fold
+                Y_members[masked, m * L : (m + 1) * L] = np.nan
+        return Y_members
+
     def _uses_validation(self):
         return self.early_stopping or self._tunes_threshold()
 
     def _tunes_threshold(self):
-        return isinstance(self.threshold, str) and self.threshold == "f1"
+        return isinstance(self.threshold, str)
 
     def _validation_data(self, X, Y, Y_user, sample_weight, X_val, Y_val):
         """Split off (or validate) the validation set; returns the train part too."""
@@ -864,7 +1006,11 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         m = min(X.shape[0], 64)
         logits = predict_raw(X[:m], params, plan, act_code, False, self.n_threads)
         start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
-        baseline = np.log(2.0) * float(np.maximum(self.pos_weight_, 1.0).sum())
+        baseline = (
+            np.log(2.0)
+            * float(np.maximum(self.pos_weight_, 1.0).sum())
+            * self._n_members()
+        )
         return max(start, baseline) if np.isfinite(start) else baseline
 
     def _train(
@@ -873,6 +1019,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Y,
         sample_weight,
         val,
+        folds,
         *,
         incremental,
         fresh_optimizer,
@@ -881,6 +1028,28 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     ):
         plan = self._plan
         dtype = X.dtype
+        Y_labels = Y
+        Y = self._member_targets(Y_labels, folds, held_out=False)
+        M = self._n_members()
+        if folds is not None and self._uses_validation():
+            # Every member is validated on the fold it never trains on.
+            fold_weight = np.bincount(
+                folds, weights=sample_weight, minlength=self._n_folds()
+            )
+            per_fold = M // fold_weight.size
+            scale = np.repeat(
+                sample_weight.sum() / fold_weight / M, per_fold * Y_labels.shape[1]
+            )
+            val = (
+                X,
+                self._member_targets(Y_labels, folds, held_out=True),
+                None,
+                sample_weight,
+                scale,
+            )
+        elif val is not None:
+            Xv, Yv, Yv_user, swv = val
+            val = (Xv, self._member_targets(Yv, None, True), Yv_user, swv, 1.0 / M)
         # Train on a copy of a fitted model's weights (a failed fit must leave
         # them untouched); weights drawn by this very call need no copy.
         params = self._params.astype(dtype, copy=not fresh_params)
@@ -908,14 +1077,14 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             X,
             _kernel_array(Y, dtype),
             _kernel_array(sample_weight, dtype),
-            _kernel_array(self.pos_weight_, dtype),
+            _kernel_array(np.tile(self.pos_weight_, M), dtype),
             plan,
             self._batch_size(n_samples),
             dtype,
         )
-        monitor = _Monitor(self, plan, Y.shape[1], params, val, incremental)
+        monitor = _Monitor(self, self._layout, params, val, incremental)
         if not incremental:
-            monitor.frozen[self._freeze_constant_labels(Y, params)] = True
+            monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
         order = np.arange(n_samples)
         act_code = ACTIVATION_CODES[self.activation]
         self._act_code = act_code  # what predict uses, whatever set_params does later
@@ -942,7 +1111,11 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                         adam_t,
                     )
                 except KeyboardInterrupt:
-                    warnings.warn("Training interrupted by user.")
+                    warn_user(
+                        "Training interrupted by user; the model keeps the "
+                        "weights of the last completed epoch.",
+                        TrainingInterruptedWarning,
+                    )
                     break
                 self.t_ += n_samples
                 if self.learning_rate == "invscaling" and solver == K.SGD:
@@ -970,66 +1143,26 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._opt_state = state
         self._adam_t = adam_t
         self._group_lr = group_lr
-        if self._tunes_threshold() and val is not None:
-            P = predict_raw(val[0], params, plan, act_code, True, self.n_threads)
-            self.threshold_ = _best_f1_thresholds(P, val[1])
+        if self._tunes_threshold():
+            held_out = self._held_out_proba(X, Y_labels, folds, val)
+            if held_out is not None:
+                self.threshold_ = tune_thresholds(*held_out, self._threshold_strategy())
 
-    # ------------------------------------------------------------------------
-    # Persistence (pickle, copy, skops): the state holds built-in types and
-    # arrays only
-    # ------------------------------------------------------------------------
+    def _held_out_proba(self, X, Y, folds, val):
+        """``(P, Y)`` of held-out rows: the out-of-fold probabilities of every
+        training row under cross-fitting (each member group predicts the fold it
+        never trained on), else the member-averaged probabilities of the
+        validation set; None without either."""
+        L = Y.shape[1]
+        if folds is not None:
+            P = self._raw(X, sigmoid=True)
+            M = self._n_members()
+            per_fold = M // self._n_folds()
+            P = P.reshape(P.shape[0], M // per_fold, per_fold, L).mean(axis=2)
+            return P[np.arange(P.shape[0]), folds], Y
+        if val is None:
+            return None
+        return self._proba(val[0]), val[1][:, :L]
 
-    def __getstate__(self):
-        from ._engine import LayerPlan  # here: keeps this block self-contained
-
-        # The layer plan is stored as a dict of built-in types and arrays, so
-        # that skops.io meets no helper class: the estimator's own class is the
-        # only type a user has to trust when loading.
-        state = dict(super().__getstate__())
-        if isinstance(state.get("_plan"), LayerPlan):
-            state["_plan"] = self._plan_to_state(state["_plan"])
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        if isinstance(state.get("_plan"), dict):
-            state["_plan"] = self._plan_from_state(state["_plan"])
-        super().__setstate__(state)
-
-    def __copy__(self):
-        # A shallow copy shares the plan as before (no round trip through
-        # __getstate__): the validation scorer copies the model every epoch.
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        return new
-
-    @staticmethod
-    def _plan_to_state(plan):
-        """A :class:`LayerPlan`'s attributes as built-in types and arrays.
-
-        The per-parameter owner array (as long as the parameters) is run-length
-        encoded and the group index cache is emptied.
-        """
-        state = dict(vars(plan))
-        if "_group_index" in state:
-            state["_group_index"] = {}
-        owner = state.get("_owner")
-        if isinstance(owner, np.ndarray):
-            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-            lengths = np.diff(np.r_[starts, owner.size])
-            state["_owner"] = None
-            state["_owner_runs"] = np.stack([owner[starts], lengths])
-        return state
-
-    @staticmethod
-    def _plan_from_state(state):
-        """The :class:`LayerPlan` saved by :meth:`_plan_to_state`."""
-        from ._engine import LayerPlan
-
-        state = dict(state)
-        runs = state.pop("_owner_runs", None)
-        if runs is not None:
-            state["_owner"] = np.repeat(runs[0], runs[1])
-        plan = LayerPlan.__new__(LayerPlan)
-        plan.__dict__.update(state)
-        return plan
+    def _threshold_strategy(self):
+        return self.threshold

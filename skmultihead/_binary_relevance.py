@@ -1,12 +1,10 @@
 """Binary relevance: one independent network per label, trained together."""
 
-import warnings
-
 import numpy as np
 
 from ._base import BaseMultiLabelMLP
 from ._docstrings import shared_docstring
-from ._engine import LayerPlan
+from ._warnings import warn_user
 
 
 @shared_docstring
@@ -68,9 +66,10 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
 
     Notes
     -----
-    A label that is constant in the training data (all 0 or all 1) is learned as
-    that constant: its network is trained like the others and its bias drives the
-    probability towards 0 or 1. A warning names such labels.
+    A label that is constant in the training data (all 0 or all 1) is not
+    trained: its network is set to output that constant (zero output weights,
+    an output bias of ``log(1/eps)`` with the constant's sign) and frozen. A
+    warning names such labels.
 
     {notes}
 
@@ -91,50 +90,13 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
 
     _per_label_groups = True
 
-    def _make_plan(self, n_features, n_outputs, hidden):
+    def _member_layers(self, n_features, n_outputs, hidden):
         L = n_outputs
         sizes = [*hidden, 1]
         # First layer: all label networks side by side (one dense product).
-        blocks = [(1, n_features, L * sizes[0])]
-        blocks += [(L, sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
-        labels = np.arange(L)
-
-        def owner_of(layer, kind):
-            nb, fan_in, fan_out = blocks[layer]
-            if layer == 0:
-                per_label = fan_out // L
-                bias_owner = np.repeat(labels, per_label)
-                return bias_owner if kind == "b" else np.tile(bias_owner, fan_in)
-            return np.repeat(labels, fan_in * fan_out if kind == "w" else fan_out)
-
-        return LayerPlan(blocks, owner_of, n_groups=L)
-
-    def _init_params(self, plan, hidden, rng, dtype):
-        # Label by label, each network drawn as MLPClassifier draws a binary one,
-        # so that label j's start does not depend on the other labels' sizes.
-        params = np.empty(plan.n_params, dtype=dtype)
-        sizes = [plan.n_features, *hidden, 1]
-        for j in range(plan.n_groups):
-            for i in range(len(sizes) - 1):
-                coef, intercept = self._glorot(rng, sizes[i], sizes[i + 1], dtype)
-                self._coef_view(i, params, plan)[j] = coef
-                self._intercept_view(i, params, plan)[j] = intercept
-        return params
-
-    def _coef_view(self, layer, params=None, plan=None):
-        params = self._params if params is None else params
-        plan = self._plan if plan is None else plan
-        W = params[plan.weight_slice(layer)]
-        nb, fan_in, fan_out = plan.blocks[layer]
-        if layer == 0:
-            L = plan.n_groups
-            return W.reshape(fan_in, L, fan_out // L).transpose(1, 0, 2)
-        return W.reshape(nb, fan_in, fan_out)
-
-    def _intercept_view(self, layer, params=None, plan=None):
-        params = self._params if params is None else params
-        plan = self._plan if plan is None else plan
-        return params[plan.bias_slice(layer)].reshape(plan.n_groups, -1)
+        layers = [(1, n_features, L * sizes[0], L)]
+        layers += [(L, sizes[i], sizes[i + 1], L) for i in range(len(sizes) - 1)]
+        return layers
 
     def _freeze_constant_labels(self, Y, params):
         """Set each constant label's network to output that constant; freeze it.
@@ -150,16 +112,18 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
         constant = np.flatnonzero((n_pos == 0) | (n_pos == n_obs))
         if constant.size == 0:
             return constant
-        warnings.warn(
+        warn_user(
             f"Labels {constant.tolist()} are constant in the training data (or "
             "have no observed value); their networks predict that constant.",
             UserWarning,
-            stacklevel=6,
         )
-        last = len(self._plan.blocks) - 1
+        W, b = self._layout.output_views(params)  # (members, labels, ...)
         big = np.log(1.0 / np.finfo(params.dtype).eps)
         for j in constant:
-            self._coef_view(last, params)[j] = 0.0
+            W[:, j] = 0.0
             sign = 0.0 if n_obs[j] == 0 else (1.0 if n_pos[j] > 0 else -1.0)
-            self._intercept_view(last, params)[j] = sign * big
-        return constant
+            b[:, j] = sign * big
+        # The frozen groups: label j of every member.
+        n_labels = Y.shape[1]
+        members = np.arange(self._n_members())
+        return (members[:, None] * n_labels + constant[None, :]).ravel()

@@ -41,31 +41,40 @@ class _Monitor:
     on. All quantities are "lower is better" (scores are negated).
     """
 
-    def __init__(self, est, plan, n_outputs, params, val, incremental):
+    def __init__(self, est, layout, params, val, incremental):
         self.est = est
-        self.plan = plan
+        self.layout = layout
+        self.plan = plan = layout.plan
         self.params = params
         self.val = val
         self.incremental = incremental
         self.early_stopping = est.early_stopping and val is not None and not incremental
+        self.scorer = None
+        if self.early_stopping and est.scoring is not None:
+            self.scorer = check_scoring(est, scoring=est.scoring)
+        M, L = layout.n_members, layout.n_labels
+        G = layout.groups_per_member
+        n_outputs = M * L
         # Per-label networks stop one by one on their own training loss. With
         # early stopping they are monitored together, like the shared network:
         # a per-label validation loss on a validation set of a few dozen rows
         # bottoms out after a handful of epochs for rare labels (measured on
-        # medical: micro-F1 0.19 per label vs 0.57 monitored together).
-        per_label = est._per_label_groups and not self.early_stopping
-        self.n_units = plan.n_groups if per_label else 1
-        self.unit_of_group = (
-            np.arange(plan.n_groups)
-            if per_label
-            else np.zeros(plan.n_groups, dtype=np.int64)
-        )
+        # medical: micro-F1 0.19 per label vs 0.57 monitored together). Members
+        # (an ensemble, or the fold networks of cross-fitting) stop on their own,
+        # except with a scorer, which scores the whole ensemble.
+        groups = np.arange(plan.n_groups)
+        if self.scorer is not None:
+            self.unit_of_group = np.zeros(plan.n_groups, dtype=np.int64)
+        elif est._per_label_groups and not self.early_stopping:
+            self.unit_of_group = groups
+        else:
+            self.unit_of_group = groups // G
+        self.n_units = int(self.unit_of_group.max()) + 1
         self.unit_size = np.bincount(self.unit_of_group, minlength=self.n_units)
-        # group of each label: its own for per-label networks, else the one group
-        self.group_of_label = (
-            np.arange(n_outputs)
-            if plan.n_groups == n_outputs
-            else np.zeros(n_outputs, dtype=np.int64)
+        # group of each output (member-major: output m * L + j)
+        outputs = np.arange(n_outputs)
+        self.group_of_label = (outputs // L) * G + (
+            outputs % L if layout.per_label_groups else 0
         )
         self.unit_of_label = self.unit_of_group[self.group_of_label]
         self.label_epochs = np.zeros(n_outputs, dtype=np.int64)
@@ -85,9 +94,7 @@ class _Monitor:
         self.n_epochs = 0
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
-        self.scorer = None
-        if self.early_stopping and est.scoring is not None:
-            self.scorer = check_scoring(est, scoring=est.scoring)
+        self._unit_indices = {}
 
     def any_active(self):
         return not self.frozen.all()
@@ -159,7 +166,12 @@ class _Monitor:
     def _unit_index(self, u):
         if self.n_units == 1:
             return slice(None)
-        return self.plan.group_index(u)
+        if self.n_units == self.plan.n_groups:
+            return self.plan.group_index(u)
+        if u not in self._unit_indices:
+            owner_unit = self.unit_of_group[self.plan.owner]
+            self._unit_indices[u] = np.flatnonzero(owner_unit == u)
+        return self._unit_indices[u]
 
     def _trigger_stopping(self, u, group_lr):
         est = self.est
@@ -181,19 +193,21 @@ class _Monitor:
 
     def _validation(self):
         est = self.est
-        Xv, Yv, Yv_user, swv = self.val
+        Xv, Yv, Yv_user, swv, scale = self.val
         logits = predict_raw(
             Xv, self.params, self.plan, est._act_code, False, est.n_threads
         )
         val_loss = _bce_per_label(logits, Yv, swv)
-        est.validation_loss_curve_.append(float(val_loss.sum()))
+        # Reported: each member's summed loss on its own held-out rows, averaged
+        # over members (``scale``); stopping compares the raw per-unit sums.
+        est.validation_loss_curve_.append(float((val_loss * scale).sum()))
         if self.scorer is not None:
             view = copy.copy(est)
             view._params = self.params
             score = float(self.scorer(view, Xv, Yv_user))
             value = np.array([-score])
         else:
-            score = -float(val_loss.sum())
+            score = -float((val_loss * scale).sum())
             value = np.zeros(self.n_units)
             np.add.at(value, self.unit_of_label, val_loss)
         est.validation_scores_.append(score)
@@ -212,6 +226,7 @@ class _Monitor:
         if self.incremental:
             est.n_iter_ = est.n_iter_ + self.n_epochs  # 0 if interrupted
         elif est._per_label_groups:
-            est.n_iter_ = self.label_epochs.copy()
+            L = self.layout.n_labels
+            est.n_iter_ = self.label_epochs.reshape(-1, L).max(axis=0)
         else:
             est.n_iter_ = self.n_epochs

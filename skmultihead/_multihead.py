@@ -1,10 +1,7 @@
 """The shared-hidden-layer network with one sigmoid output per label."""
 
-import numpy as np
-
 from ._base import BaseMultiLabelMLP
 from ._docstrings import shared_docstring
-from ._engine import LayerPlan
 
 
 @shared_docstring
@@ -71,23 +68,6 @@ class MultiHeadMLPClassifier(BaseMultiLabelMLP):
     (2, 4)
     """
 
-    def _make_plan(self, n_features, n_outputs, hidden):
+    def _member_layers(self, n_features, n_outputs, hidden):
         sizes = [n_features, *hidden, n_outputs]
-        blocks = [(1, sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
-        return LayerPlan(blocks, lambda layer, kind: 0, n_groups=1)
-
-    def _init_params(self, plan, hidden, rng, dtype):
-        # Same draws, in the same order, as MLPClassifier._initialize.
-        params = np.empty(plan.n_params, dtype=dtype)
-        for i, (_, fan_in, fan_out) in enumerate(plan.blocks):
-            coef, intercept = self._glorot(rng, fan_in, fan_out, dtype)
-            params[plan.weight_slice(i)] = coef.ravel()
-            params[plan.bias_slice(i)] = intercept
-        return params
-
-    def _coef_view(self, layer):
-        _, fan_in, fan_out = self._plan.blocks[layer]
-        return self._params[self._plan.weight_slice(layer)].reshape(fan_in, fan_out)
-
-    def _intercept_view(self, layer):
-        return self._params[self._plan.bias_slice(layer)]
+        return [(1, sizes[i], sizes[i + 1], 0) for i in range(len(sizes) - 1)]

@@ -349,12 +349,13 @@ def test_label_owner_matches_plan():
 def test_binary_relevance_views_match_reference_split(hidden):
     """The estimator's coefs_/intercepts_ views read the layout as the oracle does."""
     est = BinaryRelevanceMLPClassifier()
-    plan = est._make_plan(3, 4, list(hidden))
+    layout = est._make_layout(3, 4, list(hidden))
+    plan = layout.plan
     params = make_params(plan, 0)
     nets = ref.split_labels(params, plan.blocks)
     for layer in range(len(plan.blocks)):
-        W = est._coef_view(layer, params, plan)
-        b = est._intercept_view(layer, params, plan)
+        W = layout.coef_view(params, layer)
+        b = layout.intercept_view(params, layer)
         for j, (coefs, intercepts) in enumerate(nets):
             assert_array_equal(W[j], coefs[layer])
             assert_array_equal(b[j], intercepts[layer])

@@ -248,71 +248,50 @@ def test_register_twice():
 
 
 # --------------------------------------------------------------------------------
-# Several members: the output layer holds n_members * n_labels logits,
-# member-major, and predict_proba is the mean of the members' sigmoids.
+# Several members (seed ensembles, cross-fitting folds): the output layer holds
+# n_members * n_labels logits, member-major, and predict_proba is the mean of the
+# members' sigmoids.
 # --------------------------------------------------------------------------------
-
-
-class _MultiHeadMembers(MultiHeadMLPClassifier):
-    """Shows the flat buffer as coefs_ (skl2onnx lists every attribute, and
-    MultiHeadMLPClassifier's coefs_ views assume dense layers)."""
-
-    def _coef_view(self, layer):
-        return self._params[self._plan.weight_slice(layer)]
-
-
-def _stack_members(models):
-    """A model whose plan runs ``models`` side by side as members of one network.
-
-    Layer 0 (dense) concatenates the members' columns; every later layer becomes
-    block-diagonal with the members' blocks in member order, so output column
-    ``m * n_labels + j`` is member ``m``'s logit for label ``j``.
-    """
-    plans = [m._plan for m in models]
-    blocks, weights, biases = [], [], []
-    for layer in range(len(plans[0].blocks)):
-        W = [m._params[p.weight_slice(layer)] for m, p in zip(models, plans)]
-        b = [m._params[p.bias_slice(layer)] for m, p in zip(models, plans)]
-        nb, fan_in, fan_out = plans[0].blocks[layer]
-        if layer == 0:
-            Ws = [w.reshape(fan_in, -1) for w in W]
-            blocks.append((1, fan_in, sum(w.shape[1] for w in Ws)))
-            weights.append(np.hstack(Ws).ravel())
-        else:
-            blocks.append((nb * len(models), fan_in, fan_out))
-            weights.append(np.concatenate(W))
-        biases.append(np.concatenate(b))
-    fake = clone(models[0])
-    if isinstance(fake, MultiHeadMLPClassifier):
-        fake = _MultiHeadMembers(**fake.get_params())
-        skmultihead.onnx.register()  # registers the subclass too
-    fake.__dict__.update(
-        {k: v for k, v in vars(models[0]).items() if k not in ("_plan", "_params")}
-    )
-    fake._plan = LayerPlan(blocks, lambda layer, kind: 0, n_groups=1)
-    fake._params = np.concatenate(weights + biases)
-    fake.n_members_ = len(models)
-    return fake
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
 @pytest.mark.parametrize("hidden", [(6,), (6, 5)], ids=["h1", "h2"])
 def test_members_are_averaged(Est, hidden):
     X, Y = _data(4)
-    models = [
-        _fit(Est, X, Y, hidden_layer_sizes=hidden, random_state=seed, min_labels=1)
-        for seed in (0, 1)
-    ]
-    fake = _stack_members(models)
-    assert fake._plan.n_outputs == 2 * 4
-    P = np.mean([m.predict_proba(X) for m in models], axis=0)
-    labels = (P > fake.threshold_).astype(np.int64)
-    empty = ~labels.any(axis=1)
-    labels[empty, np.argmax(P[empty], axis=1)] = 1
-    labels_onnx, P_onnx = _run(fake, X)
-    _check(fake, X, P_onnx, labels_onnx, P, labels)
-    if fake.predict_proba(X).shape == P.shape:  # once the estimators have members
-        _check(fake, X, P_onnx, labels_onnx)
+    est = _fit(Est, X, Y, hidden_layer_sizes=hidden, n_members=3, min_labels=1)
+    assert est.n_members_ == 3 and est._plan.n_outputs == 3 * 4
+    # The members disagree, so a wrong layout or no averaging would show.
+    member_P = est._raw(X, sigmoid=True).reshape(-1, 3, 4)
+    assert np.abs(member_P - member_P.mean(axis=1, keepdims=True)).max() > 1e-2
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_cross_fitted(Est):
+    X, Y = _data(4)
+    est = _fit(Est, X, Y, cv=3, n_members=2, threshold="f1", max_iter=60)
+    assert est.n_members_ == 6
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
+def test_members_layout_checked():
+    X, Y = _data(4)
+    est = _fit(MultiHeadMLPClassifier, X, Y, n_members=2)
+    est.n_members_ = 3
+    with pytest.raises(ValueError, match="n_members_"):
+        _run(est, X)
+
+
+class _AnyPlan(MultiHeadMLPClassifier):
+    """Runs a hand-built layer plan: these class attributes shadow the base
+    class's properties (skl2onnx lists every attribute of the model, and the
+    coefs_ views follow the fitted layout, not the hand-built plan)."""
+
+    _plan = None
+    coefs_ = None
+    intercepts_ = None
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -320,7 +299,7 @@ def test_towers(activation):
     """Any plan the engine runs exports: a shared trunk, then one block-diagonal
     tower per label (random weights; the engine's predict_proba is the oracle)."""
     X, Y = _data(4)
-    est = _MultiHeadMembers(activation=activation, min_labels=1, random_state=0)
+    est = _AnyPlan(activation=activation, min_labels=1, random_state=0)
     est.__dict__.update(vars(_fit(MultiHeadMLPClassifier, X, Y)))
     n_features, L = X.shape[1], Y.shape[1]
     blocks = [(1, n_features, 8), (1, 8, 3 * L), (L, 3, 2), (L, 2, 1)]
@@ -332,19 +311,9 @@ def test_towers(activation):
     # Thresholds at each label's median: about half the samples on either side.
     est.threshold_ = np.median(est.predict_proba(X), axis=0).astype(np.float64)
     assert np.all(est.predict_proba(X).std(axis=0) > 0.01)
-    skmultihead.onnx.register()
+    skmultihead.onnx.register()  # registers the subclass too
     labels, P = _run(est, X)
     _check(est, X, P, labels)
-
-
-def test_members_layout_checked():
-    X, Y = _data(4)
-    fake = _stack_members(
-        [_fit(MultiHeadMLPClassifier, X, Y, random_state=s) for s in (0, 1)]
-    )
-    fake.n_members_ = 3
-    with pytest.raises(ValueError, match="n_members_"):
-        _run(fake, X)
 
 
 def test_import_without_skl2onnx():
