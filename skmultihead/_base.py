@@ -9,7 +9,7 @@ its network has, how weights are initialised and how the flat buffer is shown as
 
 import numbers
 import warnings
-from abc import ABCMeta, abstractmethod
+from abc import ABCMeta
 from contextlib import contextmanager
 
 import numpy as np
@@ -93,6 +93,10 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(numbers.Integral, 1, None, closed="left"),
         ],
+        "tower_layer_sizes": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -131,8 +135,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "cv": [None, Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
     }
 
-    # Whether each label is its own convergence group (binary relevance).
-    _per_label_groups = False
+    # Whether the hidden layers are shared by all labels (False: binary
+    # relevance, every label's network is private).
+    _shared_trunk = True
 
     def __init__(
         self,
@@ -167,6 +172,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         n_threads=None,
         n_members=1,
         cv=None,
+        tower_layer_sizes=(),
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -198,19 +204,51 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_threads = n_threads
         self.n_members = n_members
         self.cv = cv
+        self.tower_layer_sizes = tower_layer_sizes
 
     # ------------------------------------------------------------------------
     # Layout hooks
     # ------------------------------------------------------------------------
 
-    @abstractmethod
     def _member_layers(self, n_features, n_outputs, hidden):
         """Layers ``(n_blocks, fan_in, fan_out, split)`` of one member network
-        (see :mod:`skmultihead._layout`)."""
+        (see :mod:`skmultihead._layout`): the shared trunk of dense layers, then
+        one tower per label (all labels' first tower layers side by side in one
+        dense layer, later ones block-diagonal) ending in the label's logit.
+        Without towers, the trunk's last layer gives all logits at once."""
+        trunk, towers = self._architecture(hidden)
+        layers = []
+        width = n_features
+        for size in trunk:
+            layers.append((1, width, size, 0))
+            width = size
+        if not towers and self._shared_trunk:
+            layers.append((1, width, n_outputs, 0))
+            return layers
+        L = n_outputs
+        sizes = [*towers, 1]
+        layers.append((1, width, L * sizes[0], L))
+        layers += [(L, a, b, L) for a, b in zip(sizes[:-1], sizes[1:])]
+        return layers
+
+    def _architecture(self, hidden):
+        """``(trunk, towers)`` layer sizes: the network's shared hidden layers and
+        each label's private ones."""
+        towers = self._tower_sizes()
+        if self._shared_trunk:
+            return list(hidden), towers
+        return [], [*hidden, *towers]  # binary relevance: nothing shared
+
+    def _per_label_groups(self, hidden):
+        """Whether every label's network converges (and is frozen) on its own:
+        when nothing is shared, i.e. towers without a trunk."""
+        trunk, towers = self._architecture(hidden)
+        return not trunk and (bool(towers) or not self._shared_trunk)
 
     def _make_layout(self, n_features, n_outputs, hidden, n_members=1):
         layers = self._member_layers(n_features, n_outputs, hidden)
-        return Layout(layers, n_outputs, self._per_label_groups, n_members)
+        per_label = self._per_label_groups(hidden)
+        return Layout(layers, n_outputs, per_label, n_members)
 
     def _make_plan(self, n_features, n_outputs, hidden, n_members=1):
         """The engine's :class:`~skmultihead._engine.LayerPlan` of the network."""
@@ -238,8 +276,37 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return state
 
     def _freeze_constant_labels(self, Y, params):
-        """Labels to freeze from the start of a fit (per-label networks only)."""
-        return np.empty(0, dtype=np.int64)
+        """Per-label networks only (nothing shared): set each constant label's
+        network to output that constant and freeze it.
+
+        A label whose observed values are all 0 (all 1) gets zero output weights
+        and an output bias of ``-log(1/eps)`` (``+log(1/eps)``), i.e. a
+        probability within machine precision of the constant; a label with no
+        observed value at all predicts 0.5. Returns the frozen labels.
+        """
+        if not self._layout.per_label_groups:
+            return np.empty(0, dtype=np.int64)
+        observed = ~np.isnan(Y)
+        n_pos = np.where(observed, Y, 0.0).sum(axis=0)
+        n_obs = observed.sum(axis=0)
+        constant = np.flatnonzero((n_pos == 0) | (n_pos == n_obs))
+        if constant.size == 0:
+            return constant
+        warn_user(
+            f"Labels {constant.tolist()} are constant in the training data (or "
+            "have no observed value); their networks predict that constant.",
+            UserWarning,
+        )
+        W, b = self._layout.output_views(params)  # (members, labels, ...)
+        big = np.log(1.0 / np.finfo(params.dtype).eps)
+        for j in constant:
+            W[:, j] = 0.0
+            sign = 0.0 if n_obs[j] == 0 else (1.0 if n_pos[j] > 0 else -1.0)
+            b[:, j] = sign * big
+        # The frozen groups: label j of every member.
+        n_labels = Y.shape[1]
+        members = np.arange(self._n_members())
+        return (members[:, None] * n_labels + constant[None, :]).ravel()
 
     def _glorot(self, rng, fan_in, fan_out, dtype):
         """Weights and biases as ``MLPClassifier._init_coef`` draws them."""
@@ -461,16 +528,21 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         return Y, np.arange(Y.shape[1])
 
     def _hidden_sizes(self):
-        hidden = self.hidden_layer_sizes
-        if isinstance(hidden, numbers.Integral):
-            hidden = [hidden]
-        hidden = list(hidden)
-        if any(not isinstance(h, numbers.Integral) or h < 1 for h in hidden):
+        return self._layer_sizes("hidden_layer_sizes")
+
+    def _tower_sizes(self):
+        return self._layer_sizes("tower_layer_sizes")
+
+    def _layer_sizes(self, name):
+        sizes = getattr(self, name)
+        if isinstance(sizes, numbers.Integral):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if any(not isinstance(h, numbers.Integral) or h < 1 for h in sizes):
             raise ValueError(
-                "hidden_layer_sizes must contain positive integers, got "
-                f"{self.hidden_layer_sizes}."
+                f"{name} must contain positive integers, got {getattr(self, name)}."
             )
-        return [int(h) for h in hidden]
+        return [int(h) for h in sizes]
 
     def _resolve_pos_weight(self, Y, sample_weight):
         n_outputs = Y.shape[1]
@@ -830,25 +902,24 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     def _initialize(self, n_features, n_outputs, hidden, dtype, n_members=1):
-        layers = self._member_layers(n_features, n_outputs, hidden)
+        layout = self._make_layout(n_features, n_outputs, hidden, n_members)
         self._layout_spec = (
-            tuple(tuple(layer) for layer in layers),
+            tuple(layout.layers),
             int(n_outputs),
-            bool(self._per_label_groups),
+            bool(layout.per_label_groups),
             int(n_members),
         )
         self._params = self._layout.init_params(
             lambda rng, fan_in, fan_out: self._glorot(rng, fan_in, fan_out, dtype),
             self._random_state,
             dtype,
-            label_major=self._per_label_groups,
         )
         self.n_members_ = int(n_members)
         self.n_outputs_ = n_outputs
-        self.n_layers_ = len(hidden) + 2
+        self.n_layers_ = len(layout.layers) + 1
         self.out_activation_ = "logistic"
         self.n_iter_ = (
-            np.zeros(n_outputs, dtype=np.int64) if self._per_label_groups else 0
+            np.zeros(n_outputs, dtype=np.int64) if layout.per_label_groups else 0
         )
         self.t_ = 0
         self.loss_curve_ = []

@@ -1,10 +1,7 @@
 """Binary relevance: one independent network per label, trained together."""
 
-import numpy as np
-
 from ._base import BaseMultiLabelMLP
 from ._docstrings import shared_docstring
-from ._warnings import warn_user
 
 
 @shared_docstring
@@ -88,42 +85,4 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
     (4, 20, 16)
     """
 
-    _per_label_groups = True
-
-    def _member_layers(self, n_features, n_outputs, hidden):
-        L = n_outputs
-        sizes = [*hidden, 1]
-        # First layer: all label networks side by side (one dense product).
-        layers = [(1, n_features, L * sizes[0], L)]
-        layers += [(L, sizes[i], sizes[i + 1], L) for i in range(len(sizes) - 1)]
-        return layers
-
-    def _freeze_constant_labels(self, Y, params):
-        """Set each constant label's network to output that constant; freeze it.
-
-        A label whose observed values are all 0 (all 1) gets zero output weights
-        and an output bias of ``-log(1/eps)`` (``+log(1/eps)``), i.e. a
-        probability within machine precision of the constant; a label with no
-        observed value at all predicts 0.5. Returns the frozen labels.
-        """
-        observed = ~np.isnan(Y)
-        n_pos = np.where(observed, Y, 0.0).sum(axis=0)
-        n_obs = observed.sum(axis=0)
-        constant = np.flatnonzero((n_pos == 0) | (n_pos == n_obs))
-        if constant.size == 0:
-            return constant
-        warn_user(
-            f"Labels {constant.tolist()} are constant in the training data (or "
-            "have no observed value); their networks predict that constant.",
-            UserWarning,
-        )
-        W, b = self._layout.output_views(params)  # (members, labels, ...)
-        big = np.log(1.0 / np.finfo(params.dtype).eps)
-        for j in constant:
-            W[:, j] = 0.0
-            sign = 0.0 if n_obs[j] == 0 else (1.0 if n_pos[j] > 0 else -1.0)
-            b[:, j] = sign * big
-        # The frozen groups: label j of every member.
-        n_labels = Y.shape[1]
-        members = np.arange(self._n_members())
-        return (members[:, None] * n_labels + constant[None, :]).ravel()
+    _shared_trunk = False

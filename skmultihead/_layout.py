@@ -163,27 +163,29 @@ class Layout:
     # Initialisation
     # ------------------------------------------------------------------------
 
-    def init_params(self, draw, rng, dtype, label_major):
+    def init_params(self, draw, rng, dtype):
         """Flat parameter buffer, every member drawn in turn.
 
         ``draw(rng, fan_in, fan_out)`` returns one layer's ``(coef, intercept)``.
-        A shared member draws layer by layer, as ``MLPClassifier``; with
-        ``label_major`` (binary relevance) a member draws label by label, each
-        label's network layer by layer, as ``MLPClassifier`` draws a binary one
-        -- so that member 0 is exactly today's single network and label ``j``'s
-        start does not depend on the other labels' sizes.
+        A member draws its shared layers (``split == 0``) layer by layer, as
+        ``MLPClassifier`` does, then its per-label layers label by label, each
+        label's tower layer by layer, as ``MLPClassifier`` draws a binary
+        network. So member 0 of a shared network is exactly ``MLPClassifier``'s
+        start, a label's tower does not depend on the other labels' sizes, and
+        towers without a trunk are drawn as binary relevance draws its networks.
         """
         params = np.empty(self.plan.n_params, dtype=dtype)
         views = [self._full_views(params, i) for i in range(len(self.layers))]
-        n_units = self.n_labels if label_major else 1
+        shared = [i for i, layer in enumerate(self.layers) if layer[3] == 0]
+        towers = [i for i, layer in enumerate(self.layers) if layer[3] != 0]
         for m in range(self.n_members):
-            for u in range(n_units):
-                for i, (W, b) in enumerate(views):
-                    targets = range(W.shape[1]) if not label_major else [u]
-                    for t in targets:
-                        coef, intercept = draw(rng, W.shape[2], W.shape[3])
-                        W[m, t] = coef
-                        b[m, t] = intercept
+            for i in shared:
+                W, b = views[i]
+                W[m, 0], b[m, 0] = draw(rng, W.shape[2], W.shape[3])
+            for j in range(self.n_labels if towers else 0):
+                for i in towers:
+                    W, b = views[i]
+                    W[m, j], b[m, j] = draw(rng, W.shape[2], W.shape[3])
         return params
 
     def output_views(self, params):

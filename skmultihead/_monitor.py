@@ -65,7 +65,7 @@ class _Monitor:
         groups = np.arange(plan.n_groups)
         if self.scorer is not None:
             self.unit_of_group = np.zeros(plan.n_groups, dtype=np.int64)
-        elif est._per_label_groups and not self.early_stopping:
+        elif layout.per_label_groups and not self.early_stopping:
             self.unit_of_group = groups
         else:
             self.unit_of_group = groups // G
@@ -225,7 +225,7 @@ class _Monitor:
             est._unit_best_loss = self.best.copy()
         if self.incremental:
             est.n_iter_ = est.n_iter_ + self.n_epochs  # 0 if interrupted
-        elif est._per_label_groups:
+        elif self.layout.per_label_groups:
             L = self.layout.n_labels
             est.n_iter_ = self.label_epochs.reshape(-1, L).max(axis=0)
         else:

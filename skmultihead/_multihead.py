@@ -67,7 +67,3 @@ class MultiHeadMLPClassifier(BaseMultiLabelMLP):
     >>> clf.predict(X[:2]).shape
     (2, 4)
     """
-
-    def _member_layers(self, n_features, n_outputs, hidden):
-        sizes = [n_features, *hidden, n_outputs]
-        return [(1, sizes[i], sizes[i + 1], 0) for i in range(len(sizes) - 1)]
