@@ -276,6 +276,17 @@ def test_cross_fitted(Est):
     _check(est, X, P, labels)
 
 
+@pytest.mark.parametrize("Est", ESTIMATORS)
+@pytest.mark.parametrize("towers", [(4,), (4, 3)], ids=["t1", "t2"])
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_towers(Est, towers, n_members):
+    """Shared trunk, then a private tower per label (and members of those)."""
+    X, Y = _data(5)
+    est = _fit(Est, X, Y, tower_layer_sizes=towers, n_members=n_members)
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
 def test_members_layout_checked():
     X, Y = _data(4)
     est = _fit(MultiHeadMLPClassifier, X, Y, n_members=2)
@@ -295,7 +306,7 @@ class _AnyPlan(MultiHeadMLPClassifier):
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_towers(activation):
+def test_hand_built_plan(activation):
     """Any plan the engine runs exports: a shared trunk, then one block-diagonal
     tower per label (random weights; the engine's predict_proba is the oracle)."""
     X, Y = _data(4)

@@ -29,6 +29,7 @@ FITS = {
     "rng_instance": {"random_state": np.random.RandomState(3)},
     "members": {"n_members": 2},
     "cross_fit_f1": {"cv": 3, "threshold": "f1"},
+    "towers": {"tower_layer_sizes": (3,), "n_members": 2},
 }
 
 
