@@ -81,6 +81,19 @@ def _transaction(estimator):
         raise
 
 
+def _held_out_loss(P, Y, sample_weight):
+    """Sample-weighted mean over rows of the BCE summed over labels (NaN labels
+    skipped), from probabilities clipped as scikit-learn's ``log_loss`` does."""
+    eps = np.finfo(np.float64).eps
+    P = np.clip(P.astype(np.float64), eps, 1.0 - eps)
+    observed = ~np.isnan(Y)
+    Yz = np.where(observed, Y, 0.0)
+    terms = -(Yz * np.log(P) + (1.0 - Yz) * np.log1p(-P))
+    return float(sample_weight @ np.where(observed, terms, 0.0).sum(axis=1)) / float(
+        sample_weight.sum()
+    )
+
+
 class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared implementation of the multi-label MLP estimators.
 
@@ -99,7 +112,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "solver": [StrOptions({"sgd", "adam"})],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left"), "array-like"],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -832,13 +845,17 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         # and no weight leaves the training dtype's range.
         _, exponent = np.frexp(sample_weight.max())
         sample_weight = np.ldexp(sample_weight, 1 - exponent)
-        alpha = float(np.ldexp(self.alpha, 1 - exponent))
+        self._weight_exponent = int(exponent) - 1  # alpha_ undoes the rescaling
         dtype = X.dtype
         hidden = self._hidden_sizes()
         # Cross-fitting: n_folds groups of members, each never trained on its
         # own fold (see _member_targets); partial_fit trains every member on
         # every row.
         cross_fit = not incremental and self.cv is not None and X_val is None
+        alphas = self._alpha_candidates(
+            reuse, incremental, cross_fit or X_val is not None
+        )
+        alphas = np.ldexp(alphas, 1 - exponent)
         if cross_fit and self.early_stopping and self.scoring is not None:
             raise ValueError(
                 "scoring is not supported with cross-fitting (cv): every fold's "
@@ -848,7 +865,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         if reuse and incremental:
             n_members = self._n_members()
         else:
-            n_members = self.n_members * (self._n_folds() if cross_fit else 1)
+            n_members = alphas.size * self.n_members
+            n_members *= self._n_folds() if cross_fit else 1
         if reuse:
             self._check_same_architecture(X.shape[1], Y.shape[1], hidden, n_members)
             if not self._tunes_threshold():
@@ -887,9 +905,41 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             incremental=incremental,
             fresh_optimizer=not incremental or not reuse,
             fresh_params=not reuse,
-            alpha=alpha,
+            alphas=alphas,
         )
         return self
+
+    def _alpha_candidates(self, reuse, incremental, has_validation):
+        """The L2 strengths this fit trains: ``alpha`` itself, or its candidate
+        values (each trained by its own members, the best one kept)."""
+        alphas = np.asarray(self.alpha, dtype=np.float64).ravel()
+        if np.ndim(self.alpha) > 1 or alphas.size == 0:
+            raise ValueError(
+                f"alpha must be a non-negative number or a 1-D list of them, got "
+                f"{self.alpha!r}."
+            )
+        if not np.all(np.isfinite(alphas) & (alphas >= 0)):
+            raise ValueError(f"alpha values must be finite and >= 0, got {alphas}.")
+        if alphas.size == 1:
+            return alphas
+        if reuse and incremental:
+            return np.array([self.alpha_])
+        if reuse:
+            raise ValueError(
+                "warm_start cannot choose among several alpha values again; set "
+                "alpha to the chosen alpha_ first."
+            )
+        if incremental:
+            raise ValueError(
+                "partial_fit needs a single alpha: several values are chosen on "
+                "validation data, which partial_fit does not hold out."
+            )
+        if not (has_validation or self._uses_validation()):
+            raise ValueError(
+                "Several alpha values are chosen on held-out data: set cv (or "
+                "early_stopping=True, or a string threshold), or pass X_val/Y_val."
+            )
+        return alphas
 
     def _check_same_architecture(self, n_features, n_outputs, hidden, n_members):
         plan = self._make_plan(n_features, n_outputs, hidden, n_members)
@@ -996,11 +1046,21 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return folds
 
+    # Members are ordered (alpha candidate, fold, seed): member m has seed
+    # m % n_members, fold (m // n_members) % n_folds and alpha candidate
+    # m // (n_members * n_folds) (n_folds = 1 without cross-fitting).
+
+    def _member_fold(self, m):
+        return (m // self.n_members) % self._n_folds()
+
+    def _member_alpha(self, m, n_alphas):
+        return m // (self._n_members() // n_alphas)
+
     def _member_targets(self, Y, folds, held_out):
         """Targets of every member, shape ``(n, n_members * n_labels)``.
 
         Without folds, every member learns ``Y``. With folds, member ``m``
-        belongs to fold ``m // members_per_fold``: for training
+        belongs to fold :meth:`_member_fold`: for training
         (``held_out=False``) its targets on its own fold's rows are missing
         (NaN: no loss, no gradient); for validation (``held_out=True``) only
         those rows are observed.
@@ -1011,9 +1071,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         Y_members = np.tile(Y, (1, M))
         if folds is not None:
             L = Y.shape[1]
-            per_fold = M // self._n_folds()
             for m in range(M):
-                in_fold = folds == m // per_fold
+                in_fold = folds == self._member_fold(m)
                 masked = ~in_fold if held_out else in_fold
                 Y_members[masked, m * L : (m + 1) * L] = np.nan
         return Y_members
@@ -1095,7 +1154,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         incremental,
         fresh_optimizer,
         fresh_params,
-        alpha,
+        alphas,
     ):
         plan = self._plan
         dtype = X.dtype
@@ -1107,9 +1166,9 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             fold_weight = np.bincount(
                 folds, weights=sample_weight, minlength=self._n_folds()
             )
-            per_fold = M // fold_weight.size
+            member_fold = self._member_fold(np.arange(M))
             scale = np.repeat(
-                sample_weight.sum() / fold_weight / M, per_fold * Y_labels.shape[1]
+                sample_weight.sum() / fold_weight[member_fold] / M, Y_labels.shape[1]
             )
             val = (
                 X,
@@ -1140,10 +1199,14 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             state = self._opt_state.copy()
             adam_t = self._adam_t
             group_lr = self._group_lr.copy()
-        hyper = np.array(
-            [alpha, self.beta_1, self.beta_2, self.epsilon, self.momentum],
-            dtype=np.float64,
-        )
+        hyper = [alphas[0], self.beta_1, self.beta_2, self.epsilon, self.momentum]
+        if alphas.size > 1:
+            # One alpha per member group (see _member_alpha): alpha 1 (scaled as
+            # the sample weights) times a factor per convergence group.
+            hyper[0] = 1.0
+            member = np.arange(plan.n_groups) // self._layout.groups_per_member
+            hyper += list(alphas[self._member_alpha(member, alphas.size)])
+        hyper = np.array(hyper, dtype=np.float64)
         runner = EpochRunner(
             X,
             _kernel_array(Y, dtype),
@@ -1214,26 +1277,71 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._opt_state = state
         self._adam_t = adam_t
         self._group_lr = group_lr
-        if self._tunes_threshold():
-            held_out = self._held_out_proba(X, Y_labels, folds, val)
-            if held_out is not None:
-                self.threshold_ = tune_thresholds(*held_out, self._threshold_strategy())
+        self.alpha_ = float(np.ldexp(alphas[0], self._weight_exponent))
+        if incremental:
+            return
+        n_alphas = alphas.size
+        held_out = None
+        if self._tunes_threshold() or n_alphas > 1:
+            held_out = self._held_out_proba(
+                X, Y_labels, sample_weight, folds, val, n_alphas
+            )
+        if n_alphas > 1:
+            P, Y_held, sw_held = held_out
+            losses = np.array([_held_out_loss(Pa, Y_held, sw_held) for Pa in P])
+            best = int(np.argmin(losses))
+            self.alpha_losses_ = losses
+            self.alpha_ = float(np.ldexp(alphas[best], self._weight_exponent))
+            self._keep_members(
+                np.flatnonzero(self._member_alpha(np.arange(M), n_alphas) == best)
+            )
+            held_out = (P[best : best + 1], Y_held, sw_held)
+        if self._tunes_threshold() and held_out is not None:
+            self.threshold_ = tune_thresholds(
+                held_out[0][0], held_out[1], self._threshold_strategy()
+            )
 
-    def _held_out_proba(self, X, Y, folds, val):
-        """``(P, Y)`` of held-out rows: the out-of-fold probabilities of every
-        training row under cross-fitting (each member group predicts the fold it
-        never trained on), else the member-averaged probabilities of the
+    def _held_out_proba(self, X, Y, sample_weight, folds, val, n_alphas):
+        """``(P, Y, sample_weight)`` of held-out rows, ``P`` of shape
+        ``(n_alphas, n_rows, n_labels)``: the out-of-fold probabilities of every
+        training row under cross-fitting (each fold's members predict the fold
+        they never trained on), else the member-averaged probabilities of the
         validation set; None without either."""
         L = Y.shape[1]
         if folds is not None:
             P = self._raw(X, sigmoid=True)
-            M = self._n_members()
-            per_fold = M // self._n_folds()
-            P = P.reshape(P.shape[0], M // per_fold, per_fold, L).mean(axis=2)
-            return P[np.arange(P.shape[0]), folds], Y
+            n = P.shape[0]
+            P = P.reshape(n, n_alphas, self._n_folds(), -1, L).mean(axis=3)
+            P = P[np.arange(n), :, folds].transpose(1, 0, 2)
+            return P, Y, sample_weight
         if val is None:
             return None
-        return self._proba(val[0]), val[1][:, :L]
+        P = self._raw(val[0], sigmoid=True)
+        n = P.shape[0]
+        P = P.reshape(n, n_alphas, -1, L).mean(axis=2).transpose(1, 0, 2)
+        return P, val[1][:, :L], val[3]
+
+    def _keep_members(self, members):
+        """Keep only ``members`` (their parameters, optimizer state and groups)."""
+        old = self._layout
+        layers, n_labels, per_label, _ = self._layout_spec
+        self._layout_spec = (layers, n_labels, per_label, int(members.size))
+        index = old.member_parameters(members, self._layout)
+        self._params = self._params[index]
+        self._opt_state = self._opt_state[:, index]
+        G = old.groups_per_member
+        groups = (members[:, None] * G + np.arange(G)[None, :]).ravel()
+        self._group_lr = self._group_lr[groups]
+        best = self._unit_best_loss
+        if best is not None:
+            # Per-unit best training losses: one per group or one per member.
+            if best.size == old.plan.n_groups:
+                self._unit_best_loss = best[groups]
+            elif best.size == old.n_members:
+                self._unit_best_loss = best[members]
+            else:
+                self._unit_best_loss = None
+        self.n_members_ = int(members.size)
 
     def _threshold_strategy(self):
         return self.threshold

@@ -121,8 +121,10 @@ W_OFF, B_OFF, N_BLOCKS, FAN_IN, FAN_OUT, ACT_OFF = 0, 1, 2, 3, 4, 5
 # Row counts up to which dense products are hand-written loops instead of BLAS
 # calls: cheaper for a few rows, and free of BLAS threading.
 SMALL_ROWS = 16
-# Positions in the float hyper-parameter vector.
-H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM = 0, 1, 2, 3, 4
+# Positions in the float hyper-parameter vector. Optional entries from
+# H_GROUP_ALPHA on scale alpha per convergence group (members trained with
+# different L2 strengths in one pass); without them every group uses alpha.
+H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM, H_GROUP_ALPHA = 0, 1, 2, 3, 4, 5
 
 
 @njit(**_JIT_INLINE)
@@ -951,6 +953,9 @@ def _optimizer_chunk(
             start, stop, first_size, indptr, colptr, crow, cval, D1, grads[0]
         ):
             n_parts = 1
+        factor = 1.0
+        if hyper.shape[0] > H_GROUP_ALPHA:
+            factor = hyper[H_GROUP_ALPHA + group]
         sq = _optimizer_segment(
             start,
             stop,
@@ -959,14 +964,14 @@ def _optimizer_chunk(
             n_parts,
             state,
             group_lr[group],
-            l2_scale if is_weight else 0.0,
+            l2_scale * factor if is_weight else 0.0,
             solver,
             nesterov,
             adam_scale,
             hyper,
         )
         if is_weight:
-            sq_parts[c, group] += sq
+            sq_parts[c, group] += sq * factor
 
 
 # --------------------------------------------------------------------------------
@@ -1377,8 +1382,9 @@ def _fit_epoch_kernel(
         Learning rate of each group.
     act_code, solver, nesterov : int
         Hidden activation, optimizer and Nesterov flag.
-    hyper : ndarray of shape (5,)
-        alpha, beta_1, beta_2, epsilon, momentum.
+    hyper : ndarray of shape (5,) or (5 + n_groups,)
+        alpha, beta_1, beta_2, epsilon, momentum, then optionally one factor
+        per group scaling alpha for that group's weights.
     t : int
         Adam step counter before this epoch.
     acts, deltas, Xb, grads, state, loss_parts, sq_parts :

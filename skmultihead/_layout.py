@@ -188,6 +188,18 @@ class Layout:
                     W[m, j], b[m, j] = draw(rng, W.shape[2], W.shape[3])
         return params
 
+    def member_parameters(self, members, new):
+        """Flat indices into this layout's buffer of the parameters of
+        ``members``, in the order of ``new`` (a layout of those members)."""
+        index = np.arange(self.plan.n_params)
+        out = np.empty(new.plan.n_params, dtype=np.int64)
+        for i in range(len(self.layers)):
+            W_old, b_old = self._full_views(index, i)
+            W_new, b_new = new._full_views(out, i)
+            W_new[...] = W_old[members]
+            b_new[...] = b_old[members]
+        return out
+
     def output_views(self, params):
         """Output-layer weights and biases, shapes ``(M, L, fan_in, fo)`` and
         ``(M, L, fo)`` for per-label networks (``fo`` = 1)."""
