@@ -287,6 +287,16 @@ def test_towers(Est, towers, n_members):
     _check(est, X, P, labels)
 
 
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_alpha_chosen_on_held_out_data(Est):
+    """Only the chosen alpha's members stay in the model, and are exported."""
+    X, Y = _data(4)
+    est = _fit(Est, X, Y, alpha=[1e-4, 1.0], cv=2, n_members=2)
+    assert est.n_members_ == 4
+    labels, P = _run(est, X)
+    _check(est, X, P, labels)
+
+
 def test_members_layout_checked():
     X, Y = _data(4)
     est = _fit(MultiHeadMLPClassifier, X, Y, n_members=2)
