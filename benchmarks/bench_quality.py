@@ -82,8 +82,8 @@ XGBoost 2 min, and 4 min of HistGradientBoosting before its projection, about
 Our MultiHead rows take seconds per dataset (a re-run of ``--only ours
 --exclude bibtex:br`` is about a minute, mostly BinaryRelevance on medical and
 scene); BinaryRelevance on bibtex (159 networks, about 7 s per epoch on a
-quiet core) is the one slow row of ours: up to 25 minutes quiet, over an hour
-loaded (``--exclude bibtex:br`` skips it). A run where everything is cached
+quiet core; 80 epochs before its tol stop at 9faa025) is the one slow row of
+ours: 37 minutes at the first run, loaded (``--exclude bibtex:br`` skips it). A run where everything is cached
 takes a few seconds.
 """
 
