@@ -956,25 +956,30 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         ``_early_stopping``, ``_threshold_option``, ``_alpha_option``).
 
         ``cv='auto'`` cross-fits ``AUTO_FOLDS`` folds when ``fit`` gets at least
-        ``AUTO_MIN_SAMPLES`` rows and no ``X_val``; ``early_stopping='auto'``
-        stops on held-out data whenever the fit has some (cross-fitting or
-        ``X_val``); ``threshold='auto'`` tunes ``AUTO_THRESHOLD`` thresholds on
-        held-out data when there is some (else keeps 0.5) for an indicator Y,
-        and is 0.5 for a 1-D binary y (the accuracy-optimal cut of calibrated
-        probabilities, as every scikit-learn classifier); ``alpha='auto'``
-        chooses among ``AUTO_ALPHAS`` on held-out data when there is some (else
+        ``AUTO_MIN_SAMPLES`` rows and no ``X_val`` (and no ``scoring``, which is
+        evaluated on one validation split); ``early_stopping='auto'`` stops on
+        held-out data whenever the fit has some (cross-fitting or ``X_val``) or a
+        ``scoring`` is set; ``threshold='auto'`` tunes ``AUTO_THRESHOLD`` thresholds
+        on held-out data when there is some (else keeps 0.5) for an indicator Y, and
+        is 0.5 for a 1-D binary y (the accuracy-optimal cut of calibrated
+        probabilities, as every scikit-learn classifier); ``alpha='auto'`` chooses
+        among ``AUTO_ALPHAS`` on held-out data when there is some (else
         ``PLAIN_ALPHA``). ``partial_fit`` never holds data out.
         """
         cv = self.cv
+        scored = self.scoring is not None and self.early_stopping is not False
         if isinstance(cv, str):
-            auto = not incremental and not has_x_val
+            # A scorer is evaluated on one validation set: no cross-fitting.
+            auto = not incremental and not has_x_val and not scored
             cv = AUTO_FOLDS if auto and n_samples >= AUTO_MIN_SAMPLES else None
         if incremental or has_x_val:
             cv = None
         held_out = cv is not None or (has_x_val and not incremental)
         es = self.early_stopping
         self._cv_option = cv
-        self._early_stopping = held_out if isinstance(es, str) else bool(es)
+        if isinstance(es, str):
+            es = held_out or (scored and not incremental)
+        self._early_stopping = bool(es)
         threshold = self.threshold
         if isinstance(threshold, str) and threshold == "auto" and binary_1d:
             threshold = 0.5

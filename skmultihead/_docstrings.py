@@ -83,7 +83,8 @@ early_stopping : bool or 'auto', default='auto'
     split), the split is multilabel-stratified (iterative stratification, so
     rare labels fall on both sides) and the monitored quantity is the
     validation binary cross-entropy, or ``scoring``. 'auto' means True when the
-    fit has held-out data (cross-fitting or ``X_val``), else False.
+    fit has held-out data (cross-fitting or ``X_val``) or ``scoring`` is set,
+    else False.
 
 validation_fraction : float, default=0.1
     Fraction of the training data held out when ``early_stopping=True`` or a
@@ -161,19 +162,20 @@ n_members : int, default=1
     networks.
 
 cv : int, cross-validation generator, iterable, 'auto' or None, default='auto'
-    Cross-fitting: ``k`` groups of networks trained together in one engine
-    pass, group ``f`` never trained on fold ``f`` (its targets there are
-    masked, as missing labels). Early stopping stops each group on its own
-    held-out fold, thresholds are tuned on the pooled out-of-fold probabilities
-    of all training rows, ``alpha`` candidates are compared on them, and the
-    final model averages the ``k`` groups (no row is permanently lost to
-    validation). An int gives multilabel-stratified folds drawn with
-    ``random_state``; a splitter or an iterable of ``(train, test)`` splits must
-    have test folds covering every row exactly once. 'auto' means 5 folds when
-    ``fit`` gets at least 100 rows and no ``X_val``, else none. ``partial_fit``
-    never cross-fits. Measured on the MULAN test splits, averaging the fold
-    networks beat refitting one network on all rows for the chosen number of
-    epochs (see the User Guide).
+    Cross-fitting: ``k`` groups of networks trained together in one engine pass,
+    group ``f`` never trained on fold ``f`` (its targets there are masked, as
+    missing labels). Early stopping stops each group on its own held-out fold,
+    thresholds are tuned on the pooled out-of-fold probabilities of all training
+    rows, ``alpha`` candidates are compared on them, and the final model
+    averages the ``k`` groups (no row is permanently lost to validation). An int
+    gives multilabel-stratified folds drawn with ``random_state``; a splitter or
+    an iterable of ``(train, test)`` splits must have test folds covering every
+    row exactly once. 'auto' means 5 folds when ``fit`` gets at least 100 rows,
+    no ``X_val`` and no early-stopping ``scoring`` (a scorer is evaluated on one
+    validation split), else none. ``partial_fit`` never cross-fits. Measured on
+    the MULAN test splits, averaging the fold networks beat refitting networks
+    on all rows for the chosen number of epochs on three of four datasets, and
+    costs no second pass.
 
 tower_layer_sizes : array-like of shape (n_tower_layers,), default=()
     Hidden layers of a private tower per label, after the shared

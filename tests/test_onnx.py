@@ -258,7 +258,9 @@ def test_register_twice():
 @pytest.mark.parametrize("hidden", [(6,), (6, 5)], ids=["h1", "h2"])
 def test_members_are_averaged(Est, hidden):
     X, Y = _data(4)
-    est = _fit(Est, X, Y, hidden_layer_sizes=hidden, n_members=3, min_labels=1)
+    est = _fit(
+        Est, X, Y, hidden_layer_sizes=hidden, n_members=3, min_labels=1, cv=None
+    )
     assert est.n_members_ == 3 and est._plan.n_outputs == 3 * 4
     # The members disagree, so a wrong layout or no averaging would show.
     member_P = est._raw(X, sigmoid=True).reshape(-1, 3, 4)
@@ -321,7 +323,7 @@ def test_hand_built_plan(activation):
     tower per label (random weights; the engine's predict_proba is the oracle)."""
     X, Y = _data(4)
     est = _AnyPlan(activation=activation, min_labels=1, random_state=0)
-    est.__dict__.update(vars(_fit(MultiHeadMLPClassifier, X, Y)))
+    est.__dict__.update(vars(_fit(MultiHeadMLPClassifier, X, Y, cv=None)))
     n_features, L = X.shape[1], Y.shape[1]
     blocks = [(1, n_features, 8), (1, 8, 3 * L), (L, 3, 2), (L, 2, 1)]
     est._plan = LayerPlan(blocks, lambda layer, kind: 0, n_groups=1)
