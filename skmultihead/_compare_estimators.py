@@ -46,6 +46,22 @@ ESTIMATORS = {
             ("mh", "multiheadmlpclassifier"),
         ),
         EstimatorSpec(
+            "multihead-parity",
+            "MultiHead-parity",
+            "MultiHeadMLPClassifier(**SKLEARN_PARITY): MLPClassifier's configuration "
+            "(no cross-fitting, alpha=1e-4, threshold 0.5), exactly",
+            True,
+            ("mh-parity", "parity"),
+        ),
+        EstimatorSpec(
+            "multihead-towers",
+            "MultiHead-towers",
+            "MultiHeadMLPClassifier with a shared trunk of 64 units and a tower of "
+            "16 units per label (the middle of the sharing spectrum)",
+            True,
+            ("mh-towers", "towers"),
+        ),
+        EstimatorSpec(
             "br",
             "BinaryRelevance",
             "BinaryRelevanceMLPClassifier: one network per label",
@@ -113,12 +129,13 @@ def build_estimator(
 ):
     """A fresh, unfitted classifier for ``key`` (see ``ESTIMATORS``).
 
-    The three MLPs share ``hidden`` (the hidden layer sizes), ``max_iter`` and
-    ``random_state``; ``n_threads`` goes to the skmultihead estimators (the
-    scikit-learn ones are limited by :func:`fit_and_score`'s ``threads``);
-    everything else is each estimator's default.
+    The MLPs share ``hidden`` (the hidden layer sizes; the towers row has its
+    own trunk and towers), ``max_iter`` and ``random_state``; ``n_threads``
+    goes to the skmultihead estimators (the scikit-learn ones are limited by
+    :func:`fit_and_score`'s ``threads``); everything else is each estimator's
+    default.
     """
-    from . import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
+    from . import SKLEARN_PARITY, BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier
 
     hidden = tuple(int(h) for h in hidden)
     common = dict(
@@ -127,6 +144,11 @@ def build_estimator(
     ours = dict(common, n_threads=n_threads)
     if key == "multihead":
         return MultiHeadMLPClassifier(**ours)
+    if key == "multihead-parity":
+        return MultiHeadMLPClassifier(**{**SKLEARN_PARITY, **ours})
+    if key == "multihead-towers":
+        towers = dict(ours, hidden_layer_sizes=(64,), tower_layer_sizes=(16,))
+        return MultiHeadMLPClassifier(**towers)
     if key == "br":
         return BinaryRelevanceMLPClassifier(**ours)
     if key == "mlp":

@@ -97,7 +97,14 @@ def test_bundled_table(bundled):
     assert positions == sorted(positions)
     assert "emotions (593 samples, 72 features, 6 labels)" in out
     rows = table_rows(out)
-    assert list(rows) == ["MultiHead", "BinaryRelevance", "MLPClassifier", "OvR-LogReg"]
+    assert list(rows) == [
+        "MultiHead",
+        "MultiHead-parity",
+        "MultiHead-towers",
+        "BinaryRelevance",
+        "MLPClassifier",
+        "OvR-LogReg",
+    ]
     for cells in rows.values():
         assert len(cells) == len(COLUMNS)
         for mean, std in cells[:-1]:  # quality metrics are in [0, 1]
@@ -108,8 +115,8 @@ def test_bundled_table(bundled):
 def test_bundled_progress(bundled):
     code, _, err, _ = bundled
     assert code == 0
-    assert re.search(r"^\[1/8\] MultiHead fold 1/2 .*\d+\.\ds$", err, re.M)
-    assert re.search(r"^\[8/8\] OvR-LogReg fold 2/2 ", err, re.M)
+    assert re.search(r"^\[1/12\] MultiHead fold 1/2 .*\d+\.\ds$", err, re.M)
+    assert re.search(r"^\[12/12\] OvR-LogReg fold 2/2 ", err, re.M)
 
 
 def test_bundled_json(bundled):
@@ -118,7 +125,14 @@ def test_bundled_json(bundled):
     config = data["config"]
     assert config["cv"] == 2 and config["max_iter"] == 5
     assert config["hidden_layer_sizes"] == [8]
-    assert config["estimators"] == ["multihead", "br", "mlp", "ovr"]
+    assert config["estimators"] == [
+        "multihead",
+        "multihead-parity",
+        "multihead-towers",
+        "br",
+        "mlp",
+        "ovr",
+    ]
     assert config["seed"] == 0 and config["random_state"] == 0
     for key in ("skmultihead", "scikit-learn", "numpy", "scipy", "numba", "python"):
         assert data["versions"][key]
