@@ -36,6 +36,10 @@ def _instances():
     yield BinaryRelevanceMLPClassifier(
         hidden_layer_sizes=(8,), max_iter=100, random_state=0
     )
+    # The middle of the sharing spectrum: a shared trunk and per-label towers.
+    yield MultiHeadMLPClassifier(
+        hidden_layer_sizes=(8,), tower_layer_sizes=(4,), max_iter=100, random_state=0
+    )
 
 
 @parametrize_with_checks(

@@ -258,9 +258,7 @@ def test_register_twice():
 @pytest.mark.parametrize("hidden", [(6,), (6, 5)], ids=["h1", "h2"])
 def test_members_are_averaged(Est, hidden):
     X, Y = _data(4)
-    est = _fit(
-        Est, X, Y, hidden_layer_sizes=hidden, n_members=3, min_labels=1, cv=None
-    )
+    est = _fit(Est, X, Y, hidden_layer_sizes=hidden, n_members=3, min_labels=1, cv=None)
     assert est.n_members_ == 3 and est._plan.n_outputs == 3 * 4
     # The members disagree, so a wrong layout or no averaging would show.
     member_P = est._raw(X, sigmoid=True).reshape(-1, 3, 4)
