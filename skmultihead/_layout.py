@@ -99,24 +99,12 @@ class Layout:
 
     def coef_view(self, params, layer):
         """``coefs_[layer]`` as a view of ``params``."""
-        _, fi, _, _ = self.layers[layer]
-        units, fo = self._unit_axes(layer)
-        W = params[self.plan.weight_slice(layer)]
-        M = self.n_members
-        if layer == 0:
-            # Stored (fan_in, M * units * fo): one wide dense matrix.
-            W = W.reshape(fi, M, units, fo).transpose(1, 2, 0, 3)
-        elif self.layers[layer][0] == 1:
-            # A dense layer of the member: one (fan_in, units * fo) block each.
-            W = W.reshape(M, fi, units, fo).transpose(0, 2, 1, 3)
-        else:
-            W = W.reshape(M, units, fi, fo)
+        W = self._full_views(params, layer)[0]
         return W.reshape(self._shown_shape(W.shape, layer))
 
     def intercept_view(self, params, layer):
         """``intercepts_[layer]`` as a view of ``params``."""
-        units, fo = self._unit_axes(layer)
-        b = params[self.plan.bias_slice(layer)].reshape(self.n_members, units, fo)
+        b = self._full_views(params, layer)[1]
         return b.reshape(self._shown_shape(b.shape, layer))
 
     def _full_views(self, params, layer):

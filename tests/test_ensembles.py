@@ -63,8 +63,8 @@ def _member(coefs, m, n_members):
     return [c[m] for c in coefs] if n_members > 1 else list(coefs)
 
 
-def _single_from(cls, init_c, init_b, X, Y, **params):
-    """A one-member model warm-started from given weights."""
+def _warm_from(cls, init_c, init_b, X, Y, **params):
+    """A model warm-started from given weights (one member or several)."""
     est = cls(**{**BASE, **params, "max_iter": 1})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -73,13 +73,7 @@ def _single_from(cls, init_c, init_b, X, Y, **params):
     return est.set_params(warm_start=True, max_iter=BASE["max_iter"], tol=0.0).fit(X, Y)
 
 
-def _joint_from(cls, init_c, init_b, X, Y, **params):
-    est = cls(**{**BASE, **params, "max_iter": 1})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X, Y)
-    est.coefs_, est.intercepts_ = init_c, init_b
-    return est.set_params(warm_start=True, max_iter=BASE["max_iter"], tol=0.0).fit(X, Y)
+_single_from = _joint_from = _warm_from
 
 
 def _random_init(est, seed):
