@@ -156,59 +156,47 @@ def kernel_epoch(
     if state is None:
         state = np.zeros((2 if code == K.ADAM else 1, plan.n_params), dtype=dtype)
     state = state.copy()
-    inputs = _engine.split_input(X, dtype)
+    X_in, csr = _engine.split_input(X, dtype)
     acts = np.full(batch_size * plan.row_width, np.nan, dtype=dtype)
-    deltas = np.full_like(acts, np.nan)
-    Xb = np.full((0 if inputs[4] else batch_size, plan.n_features), np.nan, dtype)
-    grads = np.full((n_chunks, plan.n_params), np.nan, dtype=dtype)
-    colptr, crow, cval = _engine._column_scratch(
-        X, inputs[4], batch_size, n_chunks, dtype
-    )
-    if colptr is not None:
-        colptr[:], crow[:], cval[:] = -1, -1, np.nan
     n_labels = prob.Y.shape[1]
-    loss_parts = np.full((n_chunks, n_labels), np.nan)
-    sq_parts = np.full((n_opt_chunks, plan.n_groups), np.nan)
-    label_loss = np.full(n_labels, np.nan)
-    group_l2 = np.full(plan.n_groups, np.nan)
+    scratch = K.Scratch(
+        acts=acts,
+        deltas=np.full_like(acts, np.nan),
+        Xb=np.full(
+            (0 if csr is not None else batch_size, plan.n_features), np.nan, dtype
+        ),
+        grads=np.full((n_chunks, plan.n_params), np.nan, dtype=dtype),
+        loss_parts=np.full((n_chunks, n_labels), np.nan),
+        sq_parts=np.full((n_opt_chunks, plan.n_groups), np.nan),
+        label_loss=np.full(n_labels, np.nan),
+        group_l2=np.full(plan.n_groups, np.nan),
+    )
+    csr = _engine._column_scratch(X, csr, batch_size, n_chunks, dtype)
+    if csr is not None:
+        csr.colptr[:], csr.crow[:], csr.cval[:] = -1, -1, np.nan
     if frozen is None:
         frozen = np.zeros(plan.n_groups, dtype=np.bool_)
     if group_lr is None:
         group_lr = np.full(plan.n_groups, float(lr))
     hyper = np.array([alpha, beta_1, beta_2, epsilon, momentum], dtype=np.float64)
+    targets = K.Targets(
+        prob.Y.astype(dtype), prob.sw.astype(dtype), prob.pos_weight.astype(dtype)
+    )
+    net = K.Network(params, plan.table, _engine.ACTIVATION_CODES[activation])
+    opt = K.Optimizer(
+        state,
+        plan.n_weights,
+        plan.segments,
+        frozen,
+        np.asarray(group_lr, dtype=np.float64),
+        code,
+        bool(nesterov),
+        hyper,
+    )
     with _engine.engine_context(n_threads) as used:
         assert used == n_threads
-        t = K._fit_epoch(
-            *inputs,
-            colptr,
-            crow,
-            cval,
-            prob.Y.astype(dtype),
-            prob.sw.astype(dtype),
-            prob.pos_weight.astype(dtype),
-            order,
-            batch_size,
-            params,
-            plan.table,
-            plan.n_weights,
-            plan.segments,
-            frozen,
-            np.asarray(group_lr, dtype=np.float64),
-            _engine.ACTIVATION_CODES[activation],
-            code,
-            bool(nesterov),
-            hyper,
-            t,
-            acts,
-            deltas,
-            Xb,
-            grads,
-            state,
-            loss_parts,
-            sq_parts,
-            label_loss,
-            group_l2,
-        )
+        t = K._fit_epoch(X_in, csr, targets, net, opt, scratch, order, batch_size, t)
+    label_loss, group_l2 = scratch.label_loss, scratch.group_l2
     return EpochResult(params, state, int(t), label_loss, group_l2)
 
 
@@ -425,12 +413,11 @@ def test_predict_row_blocks(n, block_rows, kind, layout):
     plan = make_plan(layout, 3, 3, (4, 2))
     params = make_params(plan, 6)
     X = as_input(prob.X, kind, np.float64)
-    inputs = _engine.split_input(X, np.float64)
     out = np.full((n, 3), np.nan)
+    net = K.Network(params, plan.table, K.TANH)
+    output = K.Output(block_rows, plan.row_width, False, out)
     with _engine.engine_context(2):
-        K._predict_parallel(
-            *inputs, params, plan.table, K.TANH, block_rows, plan.row_width, False, out
-        )
+        K._predict_parallel(*_engine.split_input(X, np.float64), net, output)
     assert_allclose(
         out, _reference_logits(X, params, plan, "tanh"), rtol=1e-12, atol=1e-14
     )
@@ -912,13 +899,8 @@ def test_predict_bitwise_identical_across_threads():
         with _engine.engine_context(n_threads):
             K._predict_parallel(
                 *_engine.split_input(prob.X, np.float64),
-                params,
-                plan.table,
-                K.LOGISTIC,
-                7,
-                plan.row_width,
-                False,
-                out,
+                K.Network(params, plan.table, K.LOGISTIC),
+                K.Output(7, plan.row_width, False, out),
             )
         outs.append(out)
     assert outs[0].tobytes() == outs[1].tobytes()
