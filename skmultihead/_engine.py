@@ -426,9 +426,27 @@ class EpochRunner:
     """Scratch buffers of one fit and the call of the epoch kernel.
 
     Everything a mini-batch needs is allocated here once per fit.
+
+    ``dropout`` is ``(input_rate, hidden_rate)``, each in ``[0, 1)``; which units
+    a step drops is a function of ``dropout_seed``, the optimizer step count and
+    the sample index only (``_kernels._keep_scale``), so it does not depend on
+    the thread count. Rates 0 (the default) run exactly the code of no dropout.
     """
 
-    def __init__(self, X, Y, sample_weight, pos_weight, plan, batch_size, dtype):
+    def __init__(
+        self,
+        X,
+        Y,
+        sample_weight,
+        pos_weight,
+        plan,
+        batch_size,
+        dtype,
+        dropout=(0.0, 0.0),
+        dropout_seed=0,
+    ):
+        input_rate, hidden_rate = (float(r) for r in dropout)
+        self.dropout = K.Dropout(np.uint64(dropout_seed), input_rate, hidden_rate)
         self.X, csr = split_input(X, dtype)
         self.targets = K.Targets(Y, sample_weight, pos_weight)
         self.plan = plan
@@ -485,6 +503,7 @@ class EpochRunner:
             order,
             self.batch_size,
             t,
+            self.dropout,
         )
         n = order.shape[0]
         scratch = self.scratch

@@ -170,8 +170,17 @@ Scratch = namedtuple(
 )
 Scratch.__doc__ = """Buffers of one fit; ``grads`` has one row per row chunk and
 ``sq_parts`` one per optimizer chunk, which fixes the chunking."""
-Step = namedtuple("Step", "rows inv_sw_sum adam_scale l2_scale")
-Step.__doc__ = """Scalars of one optimizer step, made by the epoch kernel."""
+Step = namedtuple(
+    "Step", "rows inv_sw_sum adam_scale l2_scale drop_key input_rate hidden_rate"
+)
+Step.__doc__ = """Sample index of each batch row and the scalars of one optimizer
+step, made by the epoch kernel: batch weight, Adam scale, L2 scale, and the
+dropout key and rates of the step (rates 0: no dropout, as in prediction)."""
+Dropout = namedtuple("Dropout", "seed input_rate hidden_rate")
+Dropout.__doc__ = """Dropout of a fit: ``seed`` (uint64) and the rates of the
+input units and of the hidden units, in ``[0, 1)`` (see :func:`_keep_scale`)."""
+NO_DROPOUT = Dropout(np.uint64(0), 0.0, 0.0)
+_NO_KEY = np.uint64(0)
 Output = namedtuple("Output", "block_rows row_width sigmoid out")
 Output.__doc__ = """Prediction settings and result (placeholders in training)."""
 TaskArgs = namedtuple("TaskArgs", "X csr targets net opt scratch step output")
@@ -220,6 +229,73 @@ def _block_weights(params, layers, layer):
     fan_out = layers[layer, FAN_OUT]
     size = n_blocks * fan_in * fan_out
     return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+
+
+# --------------------------------------------------------------------------------
+# Dropout masks
+# --------------------------------------------------------------------------------
+# A unit is kept or dropped by a hash of (seed, step, sample, unit), computed where
+# it is used: no mask is stored or drawn, and the mask does not depend on how the
+# batch is chunked or on the thread count. Units are numbered across the network:
+# the input features 0..n_features-1, then the hidden layers' units in the order
+# of the activation row (n_features + act_off + k).
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+@njit(**_JIT_INLINE)
+def _splitmix64(x):
+    """SplitMix64 (Steele et al., 2014) of the uint64 counter ``x``."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(**_JIT_INLINE)
+def _step_key(seed, t):
+    """Dropout key of optimizer step ``t`` (1 for a fit's first step)."""
+    return _splitmix64(_splitmix64(np.uint64(seed)) + np.uint64(t))
+
+
+@njit(**_JIT_INLINE)
+def _row_key(key, sample):
+    return _splitmix64(np.uint64(key) + np.uint64(sample))
+
+
+@njit(**_JIT_INLINE)
+def _keep_scale(row_key, unit, rate, scale):
+    """``scale = 1 / (1 - rate)`` if the unit is kept, else 0 (inverted dropout):
+    kept when 53 bits of its hash, as a uniform number in [0, 1), are at least
+    ``rate``."""
+    u = _splitmix64(np.uint64(row_key) + np.uint64(unit))
+    r = np.float64(u >> _S11) * (1.0 / 9007199254740992.0)
+    return scale if r >= rate else 0.0
+
+
+@njit(**_JIT)
+def _drop_units(Z, rows, lo, hi, key, unit_off, rate):
+    """``Z[lo:hi, k] *= keep scale of unit unit_off + k`` of sample ``rows[i]``."""
+    scale = 1.0 / (1.0 - rate)
+    for i in range(lo, hi):
+        row_key = _row_key(key, rows[i])
+        for k in range(Z.shape[1]):
+            Z[i, k] *= _keep_scale(row_key, unit_off + k, rate, scale)
+
+
+@njit(**_JIT)
+def _drop_columns(colptr, crow, cval, rows, key, rate):
+    """Input dropout on a chunk's non-zeros grouped by column
+    (:func:`_batch_columns`): ``cval[q] *= keep scale`` of input unit ``c`` of
+    sample ``rows[crow[q]]``."""
+    scale = 1.0 / (1.0 - rate)
+    for c in range(colptr.shape[0] - 1):
+        for q in range(colptr[c], colptr[c + 1]):
+            row_key = _row_key(key, rows[crow[q]])
+            cval[q] *= _keep_scale(row_key, c, rate, scale)
 
 
 # --------------------------------------------------------------------------------
@@ -391,17 +467,47 @@ def _scale_by_derivative(D, A, lo, hi, code):
 
 
 @njit(**_JIT)
-def _first_layer(X, csr, c, rows, lo, hi, Xb, W, Z):
-    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input.
+def _scale_by_dropout_derivative(D, A, rows, lo, hi, code, key, unit_off, rate):
+    """``D[lo:hi] *= m * act'`` for hidden units under dropout: ``m`` the keep
+    scale of each unit (:func:`_keep_scale`, the mask of the forward pass) and
+    ``act'`` written through the activation before dropout, ``A / m`` (``A``
+    holds the dropped-out activations; a dropped unit's delta is 0)."""
+    scale = 1.0 / (1.0 - rate)
+    for i in range(lo, hi):
+        row_key = _row_key(key, rows[i])
+        for k in range(D.shape[1]):
+            m = _keep_scale(row_key, unit_off + k, rate, scale)
+            a = A[i, k] / scale
+            if code == RELU:
+                d = 1.0 if a > 0.0 else 0.0
+            elif code == TANH:
+                d = 1.0 - a * a
+            elif code == LOGISTIC:
+                d = a * (1.0 - a)
+            else:
+                d = 1.0
+            D[i, k] *= m * d
+
+
+@njit(**_JIT)
+def _first_layer(X, csr, c, step, lo, hi, Xb, W, Z):
+    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input
+    (``rows = step.rows``), with the step's input dropout.
 
     Dense input has ``csr`` None: numba prunes the branches on ``is None`` when
     it compiles, so that dense input compiles no sparse code, and the other way
     round. CSR input in training gives per-chunk scratch ``csr.colptr, crow,
     cval`` (chunk ``c`` is grouped by column first, :func:`_batch_columns`); an
-    empty ``colptr`` (prediction) reads the CSR rows directly.
+    empty ``colptr`` (prediction: no dropout) reads the CSR rows directly.
+
+    Input dropout scales the gathered rows ``Xb`` (dense) or the chunk's
+    non-zeros (CSR), which the first layer's weight gradient reads too.
     """
+    rows = step.rows
     if csr is None:
         _gather_rows(X, rows, lo, hi, Xb)
+        if step.input_rate > 0.0:
+            _drop_units(Xb, rows, lo, hi, step.drop_key, _ZERO, step.input_rate)
         _matmul_rows(Xb, W, lo, hi, Z)
     elif csr.colptr.shape[1] == 0:
         _sparse_first_layer(csr.data, csr.indices, csr.indptr, rows, lo, hi, W, Z)
@@ -410,41 +516,45 @@ def _first_layer(X, csr, c, rows, lo, hi, Xb, W, Z):
         _batch_columns(
             csr.data, csr.indices, csr.indptr, rows, lo, hi, colptr, crow, cval
         )
+        if step.input_rate > 0.0:
+            _drop_columns(colptr, crow, cval, rows, step.drop_key, step.input_rate)
         _columns_first_layer(colptr, crow, cval, lo, hi, W, Z)
 
 
 @njit(**_JIT)
-def _forward_rows(X, csr, c, rows, lo, hi, Xb, net, acts, batch_rows):
+def _forward_rows(X, csr, c, step, lo, hi, Xb, params, layers, act_code, acts):
     """Forward pass of rows ``lo:hi`` of a batch through every layer.
 
     Parameters
     ----------
     X, csr, c :
         The input and the first layer's scratch (see :func:`_first_layer`).
-    rows : ndarray of shape (batch_rows,)
-        Sample index of each batch row.
+    step : Step
+        ``rows`` of shape (batch_rows,): sample index of each batch row; the
+        dropout key and rates (hidden units are dropped after their activation).
     lo, hi : int
         Rows of the batch handled here.
     Xb : ndarray of shape (>= batch_rows, n_features)
         Gather buffer for dense input (treated as OUT array).
-    net : Network
-        Flat parameters, layer table (see module docstring) and hidden
-        activation code; the output layer is left as logits.
+    params, layers : ndarray
+        Flat parameters and layer table (see module docstring).
+    act_code : int
+        Hidden activation code; the output layer is left as logits.
     acts : ndarray
-        Flat activation buffer (treated as OUT array).
-    batch_rows : int
-        Number of rows the activation slots are laid out for.
+        Flat activation buffer, laid out for ``batch_rows`` rows (treated as OUT
+        array).
     """
-    params, layers = net.params, net.layers
+    batch_rows = step.rows.shape[0]
+    n_features = layers[0, FAN_IN]
     n_layers = layers.shape[0]
     for layer in range(n_layers):
-        code = net.act_code if layer < n_layers - 1 else IDENTITY
+        code = act_code if layer < n_layers - 1 else IDENTITY
         Z = _layer_view(acts, layers, layer, batch_rows)
         b_off = layers[layer, B_OFF]
         bias = params[b_off : b_off + Z.shape[1]]
         if layer == 0:
             W = _dense_weights(params, layers, 0)
-            _first_layer(X, csr, c, rows, lo, hi, Xb, W, Z)
+            _first_layer(X, csr, c, step, lo, hi, Xb, W, Z)
         else:
             A = _layer_view(acts, layers, layer - 1, batch_rows)
             if layers[layer, N_BLOCKS] == 1:
@@ -452,6 +562,9 @@ def _forward_rows(X, csr, c, rows, lo, hi, Xb, net, acts, batch_rows):
             else:
                 _block_forward(A, _block_weights(params, layers, layer), lo, hi, Z)
         _bias_activate(Z, bias, lo, hi, code)
+        if layer < n_layers - 1 and step.hidden_rate > 0.0:
+            unit_off = n_features + layers[layer, ACT_OFF]
+            _drop_units(Z, step.rows, lo, hi, step.drop_key, unit_off, step.hidden_rate)
 
 
 @njit(**_JIT_INLINE)
@@ -480,10 +593,11 @@ def _predict_block(X, csr, is_sparse, net, start, m, row_width, sigmoid, out):
     params, layers = net.params, net.layers
     n_features = layers[0, FAN_IN]
     last = layers.shape[0] - 1
-    rows = np.arange(start, start + m)
+    # No dropout in prediction (rates 0).
+    step = Step(np.arange(start, start + m), 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0)
     acts = np.empty(m * row_width, dtype=params.dtype)
     Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
-    _forward_rows(X, csr, _ZERO, rows, _ZERO, m, Xb, net, acts, m)
+    _forward_rows(X, csr, _ZERO, step, _ZERO, m, Xb, params, layers, net.act_code, acts)
     logits = _layer_view(acts, layers, last, m)
     for i in range(m):
         for j in range(logits.shape[1]):
@@ -691,15 +805,17 @@ def _bias_grad(D, lo, hi, g):
 
 
 @njit(**_JIT_INLINE)
-def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, batch_rows, grads):
+def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, grads):
     """Back-propagate the output deltas of rows ``lo:hi`` and write this chunk's
     partial gradient of every parameter into ``grads`` (treated as OUT array).
 
-    For dense input, ``Xb`` holds the chunk's gathered rows. For CSR input the
-    first layer's weight gradient is left to the optimizer
-    (:func:`_sparse_weight_grad`).
+    For dense input, ``Xb`` holds the chunk's gathered rows (after input
+    dropout). For CSR input the first layer's weight gradient is left to the
+    optimizer (:func:`_sparse_weight_grad`). The deltas of dropped hidden units
+    are 0, those of kept units scaled like their activations.
     """
     params, layers = net.params, net.layers
+    batch_rows = step.rows.shape[0]
     last = layers.shape[0] - 1
     for layer in range(last, -1, -1):
         D = _layer_view(deltas, layers, layer, batch_rows)
@@ -733,7 +849,20 @@ def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, batch_rows, grads):
             G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
             _block_weight_grad(A, D, lo, hi, G)
             _block_backprop(D, _block_weights(params, layers, layer), lo, hi, D_prev)
-        _scale_by_derivative(D_prev, A, lo, hi, net.act_code)
+        if step.hidden_rate > 0.0:
+            _scale_by_dropout_derivative(
+                D_prev,
+                A,
+                step.rows,
+                lo,
+                hi,
+                net.act_code,
+                step.drop_key,
+                layers[0, FAN_IN] + layers[layer - 1, ACT_OFF],
+                step.hidden_rate,
+            )
+        else:
+            _scale_by_derivative(D_prev, A, lo, hi, net.act_code)
 
 
 @njit(**_JIT_INLINE)
@@ -741,13 +870,14 @@ def _chunk_step(c, n_chunks, args, is_sparse):
     """Forward, loss and backward for chunk ``c`` of the current batch
     (:class:`TaskArgs` ``args``; the column scratch of CSR input has one row per
     chunk)."""
-    rows = args.step.rows
-    net, scratch, targets = args.net, args.scratch, args.targets
-    layers = net.layers
+    step, net, scratch, targets = args.step, args.net, args.scratch, args.targets
+    rows, layers = step.rows, net.layers
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
     acts, deltas, Xb = scratch.acts, scratch.deltas, scratch.Xb
-    _forward_rows(args.X, args.csr, c, rows, lo, hi, Xb, net, acts, m)
+    _forward_rows(
+        args.X, args.csr, c, step, lo, hi, Xb, net.params, layers, net.act_code, acts
+    )
     last = layers.shape[0] - 1
     Z = _layer_view(acts, layers, last, m)
     D = _layer_view(deltas, layers, last, m)
@@ -761,11 +891,11 @@ def _chunk_step(c, n_chunks, args, is_sparse):
         rows,
         lo,
         hi,
-        args.step.inv_sw_sum,
+        step.inv_sw_sum,
         D,
         loss_parts[c],
     )
-    _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, m, scratch.grads[c])
+    _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, scratch.grads[c])
 
 
 # --------------------------------------------------------------------------------
@@ -775,7 +905,18 @@ def _chunk_step(c, n_chunks, args, is_sparse):
 
 @njit(**_JIT)
 def _optimizer_segment(
-    start, stop, params, grads, n_parts, opt, lr, l2_scale, adam_scale
+    start,
+    stop,
+    params,
+    grads,
+    n_parts,
+    state,
+    lr,
+    l2_scale,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
 ):
     """Update ``params[start:stop]``, one group's weights or biases, in place.
 
@@ -792,7 +933,6 @@ def _optimizer_segment(
     sq : float
         Sum of the squared parameters before the update.
     """
-    state, hyper, nesterov = opt.state, opt.hyper, opt.nesterov
     # Loops run over slices from 0: with range(start, stop) numba cannot prove
     # the index non-negative, keeps its wrap-around check and the loop does not
     # vectorise (measured: Adam 4.7 vs 1.2 ns/parameter).
@@ -803,7 +943,7 @@ def _optimizer_segment(
         for i in range(g0.shape[0]):
             g0[i] += gc[i]
     sq = 0.0
-    if opt.solver == ADAM:
+    if solver == ADAM:
         beta1 = hyper[H_BETA1]
         beta2 = hyper[H_BETA2]
         eps = hyper[H_EPS]
@@ -871,10 +1011,13 @@ def _optimizer_chunk(c, n_chunks, args):
             params,
             grads,
             n_parts,
-            opt,
+            opt.state,
             opt.group_lr[group],
             step.l2_scale if is_weight else 0.0,
+            opt.solver,
+            opt.nesterov,
             step.adam_scale,
+            opt.hyper,
         )
         if is_weight:
             sq_parts[c, group] += sq
@@ -1069,7 +1212,7 @@ def _run_tasks(task, n, task_fn, task_sig, args):
 
 @njit(**_JIT)
 def _fit_epoch_kernel(
-    X, csr, targets, net, opt, scratch, order, batch_size, t, task_fn, task_sig
+    X, csr, targets, net, opt, scratch, order, batch_size, t, dropout, task_fn, task_sig
 ):
     """Run every mini-batch of one epoch: forward, loss, backward, update.
 
@@ -1113,6 +1256,9 @@ def _fit_epoch_kernel(
         Mini-batch size.
     t : int
         Adam step counter before this epoch.
+    dropout : Dropout
+        Seed and rates; the units of step ``t`` are kept or dropped by a hash
+        of (seed, t, sample index, unit), see :func:`_keep_scale`.
     task_fn, task_sig : int or None
         Address and signature hash of :func:`_run_task` for these argument
         types (see :func:`_fit_epoch`, which passes them).
@@ -1147,7 +1293,9 @@ def _fit_epoch_kernel(
         if sw_sum <= 0.0:
             continue  # an all-zero-weight batch carries no information
         inv_sw_sum = 1.0 / sw_sum
-        step = Step(rows, inv_sw_sum, 1.0, 0.0)
+        key = _step_key(dropout.seed, t + 1)
+        in_rate, hidden_rate = dropout.input_rate, dropout.hidden_rate
+        step = Step(rows, inv_sw_sum, 1.0, 0.0, key, in_rate, hidden_rate)
         args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
         _run_tasks(TASK_CHUNK, n_chunks, task_fn, task_sig, args)
         for c in range(n_chunks):
@@ -1161,7 +1309,7 @@ def _fit_epoch_kernel(
                 1.0 - hyper[H_BETA1] ** t
             )
         l2_scale = alpha * inv_sw_sum
-        step = Step(rows, inv_sw_sum, adam_scale, l2_scale)
+        step = Step(rows, inv_sw_sum, adam_scale, l2_scale, key, in_rate, hidden_rate)
         args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
         _run_tasks(TASK_OPTIMIZER, n_opt_chunks, task_fn, task_sig, args)
         for c in range(n_opt_chunks):
@@ -1203,15 +1351,17 @@ def _task_address(tag, key_values, make_args):
     return entry
 
 
-def _fit_epoch(X, csr, targets, net, opt, scratch, order, batch_size, t):
+def _fit_epoch(
+    X, csr, targets, net, opt, scratch, order, batch_size, t, dropout=NO_DROPOUT
+):
     """:func:`_fit_epoch_kernel` (same arguments, same result), given the
     address of :func:`_run_task` for these argument types."""
-    given = (X, csr, targets, net, opt, scratch, order, batch_size, t)
+    given = (X, csr, targets, net, opt, scratch, order, batch_size, t, dropout)
 
     def task_args():
         # Of the types _fit_epoch_kernel passes: rows is a slice of order; the
         # prediction fields are placeholders.
-        step = Step(order, 0.0, 0.0, 0.0)
+        step = Step(order, 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0)
         output = Output(1, 0, False, np.empty((0, 0), dtype=net.params.dtype))
         return TaskArgs(X, csr, targets, net, opt, scratch, step, output)
 
@@ -1243,7 +1393,7 @@ def _training_placeholders(dtype):
                 f64_vec,
             ),
             Scratch(vec, vec, mat, mat, f64_mat, f64_mat, f64_vec, f64_vec),
-            Step(index_vec, 0.0, 0.0, 0.0),
+            Step(index_vec, 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0),
         )
     return _TRAINING_PLACEHOLDERS[dtype]
 

@@ -145,6 +145,7 @@ def kernel_epoch(
     frozen=None,
     group_lr=None,
     n_threads=1,
+    dropout=K.NO_DROPOUT,
 ):
     """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
     dtype = params.dtype
@@ -195,7 +196,9 @@ def kernel_epoch(
     )
     with _engine.engine_context(n_threads) as used:
         assert used == n_threads
-        t = K._fit_epoch(X_in, csr, targets, net, opt, scratch, order, batch_size, t)
+        t = K._fit_epoch(
+            X_in, csr, targets, net, opt, scratch, order, batch_size, t, dropout
+        )
     label_loss, group_l2 = scratch.label_loss, scratch.group_l2
     return EpochResult(params, state, int(t), label_loss, group_l2)
 
@@ -1106,3 +1109,152 @@ def test_read_only_input_reuses_the_compiled_engine(kind):
     est._params.flags.writeable = False  # a model loaded read-only
     assert_array_equal(est.predict_proba(X), expected)
     assert len(K._run_task.signatures) == compiled
+
+
+# ------------------------------------------------------------------------------
+# (h) Dropout
+# ------------------------------------------------------------------------------
+
+SEED = 2**63 + 12345  # above int64: the seed is a uint64 throughout
+
+
+def _dropout(input_rate, hidden_rate, seed=SEED):
+    return K.Dropout(np.uint64(seed), input_rate, hidden_rate)
+
+
+def test_dropout_hash_matches_reference():
+    rate = 0.3
+    samples, units = [0, 5, 17, 1000], np.arange(40)
+    # (uint64 results come back to Python as ints: cast them again)
+    key = np.uint64(K._step_key(np.uint64(SEED), np.int64(3)))
+    row_keys = [np.uint64(K._row_key(key, np.int64(i))) for i in samples]
+    got = [
+        [K._keep_scale(r, np.int64(u), rate, 1 / 0.7) for u in units] for r in row_keys
+    ]
+    assert_array_equal(got, ref.dropout_scales(SEED, 3, samples, units, rate))
+    many = ref.dropout_scales(SEED, 1, np.arange(200), np.arange(100), rate)
+    assert set(np.unique(many)) == {0.0, 1 / 0.7}
+    assert abs(np.mean(many == 0.0) - rate) < 0.01
+    other_step = ref.dropout_scales(SEED, 2, np.arange(200), np.arange(100), rate)
+    assert np.mean(other_step != many) > 0.3  # a new mask every step
+
+
+def _dropout_case(layout, kind, activation):
+    n, f, hidden, L = 12, 5, (4, 3), 3
+    prob = make_problem(n, f, L, seed=21)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 22)
+    rates = (0.3, 0.4)
+    # One full batch in the natural order at the first step (t = 0 -> step 1).
+    masks = ref.dropout_masks(SEED, 1, np.arange(n), plan.blocks, *rates)
+    for m in masks:  # something dropped and something kept in every layer
+        assert 0 < np.count_nonzero(m) < m.size
+    X = as_input(prob.X, kind, np.float64)
+    return prob, plan, params, X, _dropout(*rates), masks
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dropout_gradient_matches_reference(activation, layout, kind):
+    prob, plan, params, X, dropout, masks = _dropout_case(layout, kind, activation)
+    alpha = 0.1
+    grad, _ = kernel_gradient(
+        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=dropout
+    )
+    expected = ref.flat_gradient(
+        prob.X,
+        prob.Y,
+        params,
+        plan.blocks,
+        activation,
+        prob.sw,
+        prob.pos_weight,
+        alpha,
+        masks,
+    )
+    assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+    without = ref.flat_gradient(
+        prob.X, prob.Y, params, plan.blocks, activation, prob.sw, prob.pos_weight, alpha
+    )
+    assert not np.allclose(grad, without)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh"])
+def test_dropout_gradient_finite_differences(activation, layout, kind):
+    """Central differences of the objective with the step's (fixed) masks."""
+    prob, plan, params, X, dropout, masks = _dropout_case(layout, kind, activation)
+    alpha = 0.3
+    grad, _ = kernel_gradient(
+        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=dropout
+    )
+
+    def objective(p):
+        return ref.flat_loss(
+            prob.X,
+            prob.Y,
+            p,
+            plan.blocks,
+            activation,
+            prob.sw,
+            prob.pos_weight,
+            alpha,
+            masks,
+        )
+
+    fd = ref.finite_difference_gradient(objective, params)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dropout_bitwise_identical_across_threads(layout, kind):
+    """1 and 2 threads give the same bits; 1 and 2 row chunks the same masks
+    (equal results up to the order of the gradient sums)."""
+    n, f, hidden, L = 96, 6, (8, 5), 4
+    prob = make_problem(n, f, L, seed=90)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 91, scale=0.3)
+    X = as_input(prob.X, kind, np.float64)
+    run = dict(
+        solver="adam",
+        lr=0.01,
+        alpha=1e-3,
+        batch_size=32,
+        order=np.random.RandomState(92).permutation(n),
+        n_opt_chunks=2,
+        dropout=_dropout(0.2, 0.3),
+    )
+    a, b = (
+        kernel_epoch(X, prob, plan, params, "tanh", n_chunks=2, n_threads=k, **run)
+        for k in (1, 2)
+    )
+    assert a.t == b.t == 3
+    assert a.params.tobytes() == b.params.tobytes()
+    assert a.state.tobytes() == b.state.tobytes()
+    assert a.label_loss.tobytes() == b.label_loss.tobytes()
+    one_chunk = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=1, **run)
+    assert_allclose(one_chunk.params, a.params, rtol=1e-10, atol=1e-13)
+    run["dropout"] = K.NO_DROPOUT
+    plain = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=2, **run)
+    assert not np.allclose(plain.params, a.params)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dropout_rate_zero_is_no_dropout(layout, kind):
+    n, f, hidden, L = 40, 5, (6, 4), 3
+    prob = make_problem(n, f, L, seed=30)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 31)
+    X = as_input(prob.X, kind, np.float64)
+    run = dict(solver="adam", lr=0.01, alpha=1e-3, batch_size=16, n_chunks=2)
+    plain = kernel_epoch(X, prob, plan, params, "relu", **run)
+    zero = kernel_epoch(
+        X, prob, plan, params, "relu", dropout=_dropout(0.0, 0.0, seed=7), **run
+    )
+    assert zero.params.tobytes() == plain.params.tobytes()
+    assert zero.state.tobytes() == plain.state.tobytes()
+    assert zero.label_loss.tobytes() == plain.label_loss.tobytes()
