@@ -162,6 +162,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         "min_labels": [Interval(numbers.Integral, 0, 1, closed="both")],
         "dtype": [None, StrOptions({"float32", "float64"}), type, np.dtype],
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left"), "array-like"],
     }
 
     # Whether each label is its own convergence group (binary relevance).
@@ -198,6 +199,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         min_labels=0,
         dtype=None,
         n_threads=None,
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -227,6 +229,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.min_labels = min_labels
         self.dtype = dtype
         self.n_threads = n_threads
+        self.dropout = dropout
 
     # ------------------------------------------------------------------------
     # Layout hooks
@@ -478,6 +481,19 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
                 f"{self.hidden_layer_sizes}."
             )
         return [int(h) for h in hidden]
+
+    def _dropout_rates(self):
+        """``(input_rate, hidden_rate)`` of the ``dropout`` parameter."""
+        if isinstance(self.dropout, numbers.Real):
+            rates = (0.0, float(self.dropout))
+        else:
+            rates = tuple(np.asarray(self.dropout, dtype=np.float64).ravel())
+        if len(rates) != 2 or not all(0.0 <= r < 1.0 for r in rates):
+            raise ValueError(
+                "dropout must be a float in [0, 1) or a pair (input_rate, "
+                f"hidden_rate) of floats in [0, 1), got {self.dropout!r}."
+            )
+        return rates
 
     def _resolve_pos_weight(self, Y, sample_weight):
         n_outputs = Y.shape[1]
@@ -738,6 +754,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         alpha = float(np.ldexp(self.alpha, 1 - exponent))
         dtype = X.dtype
         hidden = self._hidden_sizes()
+        self._dropout_rates()  # validated before anything is drawn or changed
         if reuse:
             self._check_same_architecture(X.shape[1], Y.shape[1], hidden)
             if not self._tunes_threshold():
@@ -904,6 +921,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             [alpha, self.beta_1, self.beta_2, self.epsilon, self.momentum],
             dtype=np.float64,
         )
+        dropout = self._dropout_rates()
+        # The dropout seed is drawn only with dropout, last before the epochs:
+        # fits without dropout draw exactly what they drew before it existed.
+        seed = (
+            self._random_state.randint(2**63 - 1, dtype=np.int64) if any(dropout) else 0
+        )
         runner = EpochRunner(
             X,
             _kernel_array(Y, dtype),
@@ -912,6 +935,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             plan,
             self._batch_size(n_samples),
             dtype,
+            dropout=dropout,
+            dropout_seed=seed,
         )
         monitor = _Monitor(self, plan, Y.shape[1], params, val, incremental)
         if not incremental:

@@ -123,7 +123,16 @@ n_threads : int or None, default=None
     process may use without oversubscribing: the CPU affinity mask, capped by
     ``NUMBA_NUM_THREADS`` (set to ``cores // n_jobs`` in joblib's workers) and
     one thread inside a Dask worker. An explicit value always wins (capped at
-    ``NUMBA_NUM_THREADS``). Results do not depend on it."""
+    ``NUMBA_NUM_THREADS``). Results do not depend on it.
+
+dropout : float or tuple of (float, float), default=0.0
+    Dropout rate of the hidden units, or a pair ``(input_rate, hidden_rate)``
+    to drop input features too; each in [0, 1). In training, every unit of every
+    sample is dropped with that probability at each optimizer step and the kept
+    ones are scaled by ``1 / (1 - rate)`` (inverted dropout); prediction uses
+    the whole network. Which units are dropped is a function of
+    ``random_state``, the step and the sample only, so results stay
+    bitwise-identical whatever ``n_threads`` is. ``0.0`` turns it off."""
 
 _ATTRIBUTES = """\
 n_features_in_ : int
