@@ -1139,7 +1139,10 @@ def test_dropout_hash_matches_reference():
     assert np.mean(other_step != many) > 0.3  # a new mask every step
 
 
-def _dropout_case(layout, kind, activation):
+def _dropout_gradient(layout, kind, activation, alpha):
+    """Kernel gradient of one full batch with dropout (2 row chunks), its
+    parameters, and the reference objective with the same masks (keyword
+    arguments of ``ref.flat_loss`` / ``ref.flat_gradient`` but ``params``)."""
     n, f, hidden, L = 12, 5, (4, 3), 3
     prob = make_problem(n, f, L, seed=21)
     plan = make_plan(layout, f, L, hidden)
@@ -1150,34 +1153,31 @@ def _dropout_case(layout, kind, activation):
     for m in masks:  # something dropped and something kept in every layer
         assert 0 < np.count_nonzero(m) < m.size
     X = as_input(prob.X, kind, np.float64)
-    return prob, plan, params, X, _dropout(*rates), masks
+    grad, _ = kernel_gradient(
+        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=_dropout(*rates)
+    )
+    objective = dict(
+        X=prob.X,
+        Y=prob.Y,
+        blocks=plan.blocks,
+        activation=activation,
+        sample_weight=prob.sw,
+        pos_weight=prob.pos_weight,
+        alpha=alpha,
+        masks=masks,
+    )
+    return grad, params, objective
 
 
 @pytest.mark.parametrize("kind", ["dense", "csr"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_dropout_gradient_matches_reference(activation, layout, kind):
-    prob, plan, params, X, dropout, masks = _dropout_case(layout, kind, activation)
-    alpha = 0.1
-    grad, _ = kernel_gradient(
-        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=dropout
-    )
-    expected = ref.flat_gradient(
-        prob.X,
-        prob.Y,
-        params,
-        plan.blocks,
-        activation,
-        prob.sw,
-        prob.pos_weight,
-        alpha,
-        masks,
-    )
+    grad, params, objective = _dropout_gradient(layout, kind, activation, 0.1)
+    expected = ref.flat_gradient(params=params, **objective)
     assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
-    without = ref.flat_gradient(
-        prob.X, prob.Y, params, plan.blocks, activation, prob.sw, prob.pos_weight, alpha
-    )
-    assert not np.allclose(grad, without)
+    objective["masks"] = None
+    assert not np.allclose(grad, ref.flat_gradient(params=params, **objective))
 
 
 @pytest.mark.parametrize("kind", ["dense", "csr"])
@@ -1185,26 +1185,12 @@ def test_dropout_gradient_matches_reference(activation, layout, kind):
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh"])
 def test_dropout_gradient_finite_differences(activation, layout, kind):
     """Central differences of the objective with the step's (fixed) masks."""
-    prob, plan, params, X, dropout, masks = _dropout_case(layout, kind, activation)
-    alpha = 0.3
-    grad, _ = kernel_gradient(
-        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=dropout
-    )
+    grad, params, objective = _dropout_gradient(layout, kind, activation, 0.3)
 
-    def objective(p):
-        return ref.flat_loss(
-            prob.X,
-            prob.Y,
-            p,
-            plan.blocks,
-            activation,
-            prob.sw,
-            prob.pos_weight,
-            alpha,
-            masks,
-        )
+    def loss(p):
+        return ref.flat_loss(params=p, **objective)
 
-    fd = ref.finite_difference_gradient(objective, params)
+    fd = ref.finite_difference_gradient(loss, params)
     assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
 
 

@@ -51,16 +51,10 @@ print(json.dumps(out))
 
 def _run_python(code, **env):
     """stdout of ``python -c code`` run from the repository root."""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=True,
-        env=dict(os.environ, **env),
-        cwd=_ROOT,
-    )
-    return out.stdout.strip().splitlines()[-1]
+    env = dict(os.environ, **env)
+    cmd = [sys.executable, "-c", code]
+    out = subprocess.check_output(cmd, text=True, timeout=900, env=env, cwd=_ROOT)
+    return out.strip().splitlines()[-1]
 
 
 def test_fit_and_predict_with_jit_disabled():
