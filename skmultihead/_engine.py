@@ -430,7 +430,7 @@ class EpochRunner:
     ``dropout`` is ``(input_rate, hidden_rate)``, each in ``[0, 1)``; which units
     a step drops is a function of ``dropout_seed``, the optimizer step count and
     the sample index only (``_kernels._keep_scale``), so it does not depend on
-    the thread count. Rates 0 (the default) run exactly the code of no dropout.
+    the thread count. Rates 0 (the default) compile and run no dropout code.
     """
 
     def __init__(
@@ -446,7 +446,12 @@ class EpochRunner:
         dropout_seed=0,
     ):
         input_rate, hidden_rate = (float(r) for r in dropout)
-        self.dropout = K.Dropout(np.uint64(dropout_seed), input_rate, hidden_rate)
+        # None: the no-dropout specialisation, compiled with no dropout code.
+        self.dropout = (
+            K.Dropout(np.uint64(dropout_seed), input_rate, hidden_rate)
+            if input_rate > 0.0 or hidden_rate > 0.0
+            else None
+        )
         self.X, csr = split_input(X, dtype)
         self.targets = K.Targets(Y, sample_weight, pos_weight)
         self.plan = plan

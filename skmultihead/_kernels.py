@@ -52,7 +52,8 @@ Conventions
 * Dense input passes None for the CSR bundle: numba prunes ``is None`` branches
   on a function argument when it compiles, so dense and CSR input each compile
   only their own code (see :func:`_first_layer`). The input arrays are only
-  ever read.
+  ever read. A fit without dropout passes None for the :class:`Dropout` bundle
+  the same way, and compiles no dropout code.
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
@@ -170,20 +171,20 @@ Scratch = namedtuple(
 )
 Scratch.__doc__ = """Buffers of one fit; ``grads`` has one row per row chunk and
 ``sq_parts`` one per optimizer chunk, which fixes the chunking."""
-Step = namedtuple(
-    "Step", "rows inv_sw_sum adam_scale l2_scale drop_key input_rate hidden_rate"
-)
+Step = namedtuple("Step", "rows inv_sw_sum adam_scale l2_scale drop_key")
 Step.__doc__ = """Sample index of each batch row and the scalars of one optimizer
-step, made by the epoch kernel: batch weight, Adam scale, L2 scale, and the
-dropout key and rates of the step (rates 0: no dropout, as in prediction)."""
+step, made by the epoch kernel: batch weight, Adam scale, L2 scale and the
+step's dropout key (:func:`_step_key`)."""
 Dropout = namedtuple("Dropout", "seed input_rate hidden_rate")
 Dropout.__doc__ = """Dropout of a fit: ``seed`` (uint64) and the rates of the
-input units and of the hidden units, in ``[0, 1)`` (see :func:`_keep_scale`)."""
-NO_DROPOUT = Dropout(np.uint64(0), 0.0, 0.0)
+input units and of the hidden units, in ``[0, 1)`` (see :func:`_keep_scale`).
+
+None instead (no dropout; prediction) compiles no dropout code: like ``csr``, it
+is only tested against None where it is a function argument."""
 _NO_KEY = np.uint64(0)
 Output = namedtuple("Output", "block_rows row_width sigmoid out")
 Output.__doc__ = """Prediction settings and result (placeholders in training)."""
-TaskArgs = namedtuple("TaskArgs", "X csr targets net opt scratch step output")
+TaskArgs = namedtuple("TaskArgs", "X csr targets net opt scratch step dropout output")
 TaskArgs.__doc__ = """Everything a task of :func:`_run_task` may read or write."""
 
 
@@ -446,9 +447,19 @@ def _bias_activate(Z, bias, lo, hi, code):
 
 
 @njit(**_JIT)
-def _scale_by_derivative(D, A, lo, hi, code):
+def _scale_by_derivative(D, A, lo, hi, code, step, dropout, unit_off):
     """``D[lo:hi] *= act'(A[lo:hi])`` with the derivative written through the
-    activation's output ``A`` (one loop per activation, as above)."""
+    activation's output ``A`` (one loop per activation, as above), for hidden
+    units ``unit_off + k``; under dropout (``dropout`` not None, hidden rate
+    above 0), :func:`_scale_by_dropout_derivative`."""
+    if dropout is not None:
+        if dropout.hidden_rate > 0.0:
+            rate = dropout.hidden_rate
+            key = step.drop_key
+            _scale_by_dropout_derivative(
+                D, A, step.rows, lo, hi, code, key, unit_off, rate
+            )
+            return
     width = D.shape[1]
     if code == RELU:
         for i in range(lo, hi):
@@ -490,9 +501,10 @@ def _scale_by_dropout_derivative(D, A, rows, lo, hi, code, key, unit_off, rate):
 
 
 @njit(**_JIT)
-def _first_layer(X, csr, c, step, lo, hi, Xb, W, Z):
+def _first_layer(X, csr, c, step, dropout, lo, hi, Xb, W, Z):
     """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input
-    (``rows = step.rows``), with the step's input dropout.
+    (``rows = step.rows``), with the step's input dropout (none, and no
+    dropout code compiled, for ``dropout`` None).
 
     Dense input has ``csr`` None: numba prunes the branches on ``is None`` when
     it compiles, so that dense input compiles no sparse code, and the other way
@@ -506,8 +518,10 @@ def _first_layer(X, csr, c, step, lo, hi, Xb, W, Z):
     rows = step.rows
     if csr is None:
         _gather_rows(X, rows, lo, hi, Xb)
-        if step.input_rate > 0.0:
-            _drop_units(Xb, rows, lo, hi, step.drop_key, _ZERO, step.input_rate)
+        if dropout is not None:
+            if dropout.input_rate > 0.0:
+                rate = dropout.input_rate
+                _drop_units(Xb, rows, lo, hi, step.drop_key, _ZERO, rate)
         _matmul_rows(Xb, W, lo, hi, Z)
     elif csr.colptr.shape[1] == 0:
         _sparse_first_layer(csr.data, csr.indices, csr.indptr, rows, lo, hi, W, Z)
@@ -516,13 +530,15 @@ def _first_layer(X, csr, c, step, lo, hi, Xb, W, Z):
         _batch_columns(
             csr.data, csr.indices, csr.indptr, rows, lo, hi, colptr, crow, cval
         )
-        if step.input_rate > 0.0:
-            _drop_columns(colptr, crow, cval, rows, step.drop_key, step.input_rate)
+        if dropout is not None:
+            if dropout.input_rate > 0.0:
+                rate = dropout.input_rate
+                _drop_columns(colptr, crow, cval, rows, step.drop_key, rate)
         _columns_first_layer(colptr, crow, cval, lo, hi, W, Z)
 
 
 @njit(**_JIT)
-def _forward_rows(X, csr, c, step, lo, hi, Xb, params, layers, act_code, acts):
+def _forward_rows(X, csr, c, step, dropout, lo, hi, Xb, params, layers, act_code, acts):
     """Forward pass of rows ``lo:hi`` of a batch through every layer.
 
     Parameters
@@ -530,8 +546,11 @@ def _forward_rows(X, csr, c, step, lo, hi, Xb, params, layers, act_code, acts):
     X, csr, c :
         The input and the first layer's scratch (see :func:`_first_layer`).
     step : Step
-        ``rows`` of shape (batch_rows,): sample index of each batch row; the
-        dropout key and rates (hidden units are dropped after their activation).
+        ``rows`` of shape (batch_rows,): sample index of each batch row, and the
+        step's dropout key.
+    dropout : Dropout or None
+        Dropout rates (hidden units are dropped after their activation); None
+        for none (no dropout code compiled).
     lo, hi : int
         Rows of the batch handled here.
     Xb : ndarray of shape (>= batch_rows, n_features)
@@ -554,7 +573,7 @@ def _forward_rows(X, csr, c, step, lo, hi, Xb, params, layers, act_code, acts):
         bias = params[b_off : b_off + Z.shape[1]]
         if layer == 0:
             W = _dense_weights(params, layers, 0)
-            _first_layer(X, csr, c, step, lo, hi, Xb, W, Z)
+            _first_layer(X, csr, c, step, dropout, lo, hi, Xb, W, Z)
         else:
             A = _layer_view(acts, layers, layer - 1, batch_rows)
             if layers[layer, N_BLOCKS] == 1:
@@ -562,9 +581,11 @@ def _forward_rows(X, csr, c, step, lo, hi, Xb, params, layers, act_code, acts):
             else:
                 _block_forward(A, _block_weights(params, layers, layer), lo, hi, Z)
         _bias_activate(Z, bias, lo, hi, code)
-        if layer < n_layers - 1 and step.hidden_rate > 0.0:
-            unit_off = n_features + layers[layer, ACT_OFF]
-            _drop_units(Z, step.rows, lo, hi, step.drop_key, unit_off, step.hidden_rate)
+        if dropout is not None:
+            if layer < n_layers - 1 and dropout.hidden_rate > 0.0:
+                unit_off = n_features + layers[layer, ACT_OFF]
+                rate = dropout.hidden_rate
+                _drop_units(Z, step.rows, lo, hi, step.drop_key, unit_off, rate)
 
 
 @njit(**_JIT_INLINE)
@@ -593,11 +614,13 @@ def _predict_block(X, csr, is_sparse, net, start, m, row_width, sigmoid, out):
     params, layers = net.params, net.layers
     n_features = layers[0, FAN_IN]
     last = layers.shape[0] - 1
-    # No dropout in prediction (rates 0).
-    step = Step(np.arange(start, start + m), 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0)
+    # No dropout in prediction (the caller passes None).
+    step = Step(np.arange(start, start + m), 0.0, 0.0, 0.0, _NO_KEY)
     acts = np.empty(m * row_width, dtype=params.dtype)
     Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
-    _forward_rows(X, csr, _ZERO, step, _ZERO, m, Xb, params, layers, net.act_code, acts)
+    _forward_rows(
+        X, csr, _ZERO, step, None, _ZERO, m, Xb, params, layers, net.act_code, acts
+    )
     logits = _layer_view(acts, layers, last, m)
     for i in range(m):
         for j in range(logits.shape[1]):
@@ -805,7 +828,7 @@ def _bias_grad(D, lo, hi, g):
 
 
 @njit(**_JIT_INLINE)
-def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, grads):
+def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, dropout, grads):
     """Back-propagate the output deltas of rows ``lo:hi`` and write this chunk's
     partial gradient of every parameter into ``grads`` (treated as OUT array).
 
@@ -849,20 +872,8 @@ def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, grads):
             G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
             _block_weight_grad(A, D, lo, hi, G)
             _block_backprop(D, _block_weights(params, layers, layer), lo, hi, D_prev)
-        if step.hidden_rate > 0.0:
-            _scale_by_dropout_derivative(
-                D_prev,
-                A,
-                step.rows,
-                lo,
-                hi,
-                net.act_code,
-                step.drop_key,
-                layers[0, FAN_IN] + layers[layer - 1, ACT_OFF],
-                step.hidden_rate,
-            )
-        else:
-            _scale_by_derivative(D_prev, A, lo, hi, net.act_code)
+        unit_off = layers[0, FAN_IN] + layers[layer - 1, ACT_OFF]
+        _scale_by_derivative(D_prev, A, lo, hi, net.act_code, step, dropout, unit_off)
 
 
 @njit(**_JIT_INLINE)
@@ -876,7 +887,18 @@ def _chunk_step(c, n_chunks, args, is_sparse):
     lo, hi = _chunk_bounds(c, n_chunks, m)
     acts, deltas, Xb = scratch.acts, scratch.deltas, scratch.Xb
     _forward_rows(
-        args.X, args.csr, c, step, lo, hi, Xb, net.params, layers, net.act_code, acts
+        args.X,
+        args.csr,
+        c,
+        step,
+        args.dropout,
+        lo,
+        hi,
+        Xb,
+        net.params,
+        layers,
+        net.act_code,
+        acts,
     )
     last = layers.shape[0] - 1
     Z = _layer_view(acts, layers, last, m)
@@ -895,7 +917,8 @@ def _chunk_step(c, n_chunks, args, is_sparse):
         D,
         loss_parts[c],
     )
-    _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, scratch.grads[c])
+    grads = scratch.grads[c]
+    _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, args.dropout, grads)
 
 
 # --------------------------------------------------------------------------------
@@ -1145,10 +1168,22 @@ def _run_task(task, c, n, args):
 
 @njit(**_JIT_PARALLEL)
 def _parallel_tasks(
-    task, n, task_fn, task_sig, X, csr, targets, net, opt, scratch, step, output
+    task,
+    n,
+    task_fn,
+    task_sig,
+    X,
+    csr,
+    targets,
+    net,
+    opt,
+    scratch,
+    step,
+    dropout,
+    output,
 ):
     """The only parallel region: :func:`_run_task` for items ``0..n-1`` of
-    ``task``; the last eight arguments are the fields of a :class:`TaskArgs`
+    ``task``; the last nine arguments are the fields of a :class:`TaskArgs`
     (callers pass ``*args``).
 
     ``task_fn, task_sig`` are the address and signature hash of
@@ -1170,14 +1205,14 @@ def _parallel_tasks(
     so results do not depend on the number of threads.
     """
     if n == 1:
-        args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
         if task_fn is None:
             _run_task(task, _ZERO, _ONE, args)
         else:
             _call_native(task_fn, task_sig, (task, _ZERO, _ONE, args))
         return
     for i in prange(n):
-        args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
         # prange indices are unsigned: cast to the int64 of the signature.
         if task_fn is None:
             _run_task(task, np.int64(i), n, args)
@@ -1201,6 +1236,7 @@ def _run_tasks(task, n, task_fn, task_sig, args):
         args.opt,
         args.scratch,
         args.step,
+        args.dropout,
         args.output,
     )
 
@@ -1256,9 +1292,10 @@ def _fit_epoch_kernel(
         Mini-batch size.
     t : int
         Adam step counter before this epoch.
-    dropout : Dropout
-        Seed and rates; the units of step ``t`` are kept or dropped by a hash
-        of (seed, t, sample index, unit), see :func:`_keep_scale`.
+    dropout : Dropout or None
+        Seed and rates (None: no dropout, and no dropout code compiled); the
+        units of step ``t`` are kept or dropped by a hash of (seed, t, sample
+        index, unit), see :func:`_keep_scale`.
     task_fn, task_sig : int or None
         Address and signature hash of :func:`_run_task` for these argument
         types (see :func:`_fit_epoch`, which passes them).
@@ -1293,10 +1330,11 @@ def _fit_epoch_kernel(
         if sw_sum <= 0.0:
             continue  # an all-zero-weight batch carries no information
         inv_sw_sum = 1.0 / sw_sum
-        key = _step_key(dropout.seed, t + 1)
-        in_rate, hidden_rate = dropout.input_rate, dropout.hidden_rate
-        step = Step(rows, inv_sw_sum, 1.0, 0.0, key, in_rate, hidden_rate)
-        args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+        key = _NO_KEY
+        if dropout is not None:
+            key = _step_key(dropout.seed, t + 1)
+        step = Step(rows, inv_sw_sum, 1.0, 0.0, key)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
         _run_tasks(TASK_CHUNK, n_chunks, task_fn, task_sig, args)
         for c in range(n_chunks):
             for j in range(label_loss.shape[0]):
@@ -1309,8 +1347,8 @@ def _fit_epoch_kernel(
                 1.0 - hyper[H_BETA1] ** t
             )
         l2_scale = alpha * inv_sw_sum
-        step = Step(rows, inv_sw_sum, adam_scale, l2_scale, key, in_rate, hidden_rate)
-        args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+        step = Step(rows, inv_sw_sum, adam_scale, l2_scale, key)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
         _run_tasks(TASK_OPTIMIZER, n_opt_chunks, task_fn, task_sig, args)
         for c in range(n_opt_chunks):
             for g in range(group_l2.shape[0]):
@@ -1351,9 +1389,7 @@ def _task_address(tag, key_values, make_args):
     return entry
 
 
-def _fit_epoch(
-    X, csr, targets, net, opt, scratch, order, batch_size, t, dropout=NO_DROPOUT
-):
+def _fit_epoch(X, csr, targets, net, opt, scratch, order, batch_size, t, dropout=None):
     """:func:`_fit_epoch_kernel` (same arguments, same result), given the
     address of :func:`_run_task` for these argument types."""
     given = (X, csr, targets, net, opt, scratch, order, batch_size, t, dropout)
@@ -1361,9 +1397,9 @@ def _fit_epoch(
     def task_args():
         # Of the types _fit_epoch_kernel passes: rows is a slice of order; the
         # prediction fields are placeholders.
-        step = Step(order, 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0)
+        step = Step(order, 0.0, 0.0, 0.0, _NO_KEY)
         output = Output(1, 0, False, np.empty((0, 0), dtype=net.params.dtype))
-        return TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+        return TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
 
     return _fit_epoch_kernel(*given, *_task_address("fit", given, task_args))
 
@@ -1393,7 +1429,7 @@ def _training_placeholders(dtype):
                 f64_vec,
             ),
             Scratch(vec, vec, mat, mat, f64_mat, f64_mat, f64_vec, f64_vec),
-            Step(index_vec, 0.0, 0.0, 0.0, _NO_KEY, 0.0, 0.0),
+            Step(index_vec, 0.0, 0.0, 0.0, _NO_KEY),
         )
     return _TRAINING_PLACEHOLDERS[dtype]
 
@@ -1411,7 +1447,8 @@ def _predict_parallel(X, csr, net, output):
         # holds the optimizer, which is typed for writable parameters.
         net = net._replace(params=net.params.copy())
     targets, opt, scratch, step = _training_placeholders(net.params.dtype)
-    args = TaskArgs(X, csr, targets, net, opt, scratch, step, output)
+    # No dropout (None): prediction runs the no-dropout specialisation.
+    args = TaskArgs(X, csr, targets, net, opt, scratch, step, None, output)
     given = (X, csr, net, output)
     task_fn, task_sig = _task_address("predict", given, lambda: args)
     block_rows = output.block_rows

@@ -145,7 +145,7 @@ def kernel_epoch(
     frozen=None,
     group_lr=None,
     n_threads=1,
-    dropout=K.NO_DROPOUT,
+    dropout=None,
 ):
     """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
     dtype = params.dtype
@@ -1223,7 +1223,7 @@ def test_dropout_bitwise_identical_across_threads(layout, kind):
     assert a.label_loss.tobytes() == b.label_loss.tobytes()
     one_chunk = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=1, **run)
     assert_allclose(one_chunk.params, a.params, rtol=1e-10, atol=1e-13)
-    run["dropout"] = K.NO_DROPOUT
+    run["dropout"] = None
     plain = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=2, **run)
     assert not np.allclose(plain.params, a.params)
 

@@ -5,8 +5,8 @@
 * The direct-call fallback of the call by address (``_kernels._BY_ADDRESS``
   off: JIT disabled, or numba's internals not as expected) gives the results of
   the call by address.
-* Dense input compiles no sparse code (the CSR bundle is None and numba prunes
-  the sparse branches).
+* Dense input without dropout compiles no sparse or dropout code (the CSR and
+  dropout bundles are None and numba prunes their branches).
 
 Each mode that needs a fresh interpreter runs in a subprocess.
 """
@@ -97,15 +97,16 @@ X = rng.rand(40, 4)
 Y = (rng.rand(40, 2) < 0.5).astype(int)
 est = MultiHeadMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
 est.fit(X, Y).predict_proba(X)
-sparse = (K._batch_columns, K._columns_first_layer, K._sparse_first_layer,
-          K._sparse_weight_grad)
-print(sum(len(f.signatures) for f in sparse), len(K._first_layer.signatures))
+unused = (K._batch_columns, K._columns_first_layer, K._sparse_first_layer,
+          K._sparse_weight_grad, K._drop_units, K._drop_columns,
+          K._scale_by_dropout_derivative)
+print(sum(len(f.signatures) for f in unused), len(K._first_layer.signatures))
 """
 
 
-def test_dense_fit_compiles_no_sparse_code(tmp_path):
-    """A dense fit and predict in a cold process (empty numba cache) compile the
-    first layer once and no sparse helper."""
+def test_dense_fit_compiles_no_sparse_or_dropout_code(tmp_path):
+    """A dense fit and predict without dropout, in a cold process (empty numba
+    cache), compile the first layer once and no sparse or dropout helper."""
     counts = _run_python(_DENSE_FIT, NUMBA_CACHE_DIR=str(tmp_path))
-    n_sparse, n_first_layer = map(int, counts.split())
-    assert (n_sparse, n_first_layer) == (0, 1)
+    n_unused, n_first_layer = map(int, counts.split())
+    assert (n_unused, n_first_layer) == (0, 1)
