@@ -178,6 +178,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             "cv_object",
             StrOptions({"auto"}),
         ],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left"), "array-like"],
     }
 
     # Whether the hidden layers are shared by all labels (False: binary
@@ -218,6 +219,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         n_members=1,
         cv="auto",
         tower_layer_sizes=(),
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -250,6 +252,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_members = n_members
         self.cv = cv
         self.tower_layer_sizes = tower_layer_sizes
+        self.dropout = dropout
 
     # ------------------------------------------------------------------------
     # Layout hooks
@@ -595,6 +598,19 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return [int(h) for h in sizes]
 
+    def _dropout_rates(self):
+        """``(input_rate, hidden_rate)`` of the ``dropout`` parameter."""
+        if isinstance(self.dropout, numbers.Real):
+            rates = (0.0, float(self.dropout))
+        else:
+            rates = tuple(np.asarray(self.dropout, dtype=np.float64).ravel())
+        if len(rates) != 2 or not all(0.0 <= r < 1.0 for r in rates):
+            raise ValueError(
+                "dropout must be a float in [0, 1) or a pair (input_rate, "
+                f"hidden_rate) of floats in [0, 1), got {self.dropout!r}."
+            )
+        return rates
+
     def _resolve_pos_weight(self, Y, sample_weight):
         n_outputs = Y.shape[1]
         if self.pos_weight is None:
@@ -887,6 +903,7 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
         self._weight_exponent = int(exponent) - 1  # alpha_ undoes the rescaling
         dtype = X.dtype
         hidden = self._hidden_sizes()
+        self._dropout_rates()  # validated before anything is drawn or changed
         self._resolve_options(
             X.shape[0], X_val is not None, incremental, reuse, binary_1d
         )
@@ -1293,6 +1310,12 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             member = np.arange(plan.n_groups) // self._layout.groups_per_member
             hyper += list(alphas[self._member_alpha(member, alphas.size)])
         hyper = np.array(hyper, dtype=np.float64)
+        dropout = self._dropout_rates()
+        # The dropout seed is drawn only with dropout, last before the epochs:
+        # fits without dropout draw exactly what they drew before it existed.
+        seed = (
+            self._random_state.randint(2**63 - 1, dtype=np.int64) if any(dropout) else 0
+        )
         runner = EpochRunner(
             X,
             _kernel_array(Y, dtype),
@@ -1301,6 +1324,8 @@ class BaseMultiLabelMLP(ClassifierMixin, BaseEstimator, metaclass=ABCMeta):
             plan,
             self._batch_size(n_samples),
             dtype,
+            dropout=dropout,
+            dropout_seed=seed,
         )
         monitor = _Monitor(self, self._layout, params, val, incremental)
         if not incremental:

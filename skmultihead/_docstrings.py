@@ -183,7 +183,16 @@ tower_layer_sizes : array-like of shape (n_tower_layers,), default=()
     reading the trunk's output. ``()`` is the fully shared network;
     ``hidden_layer_sizes=()`` with towers is binary relevance (bitwise).
     For :class:`BinaryRelevanceMLPClassifier` (nothing shared) each label's
-    network has the layers ``hidden_layer_sizes`` then ``tower_layer_sizes``."""
+    network has the layers ``hidden_layer_sizes`` then ``tower_layer_sizes``.
+
+dropout : float or tuple of (float, float), default=0.0
+    Dropout rate of the hidden units, or a pair ``(input_rate, hidden_rate)``
+    to drop input features too; each in [0, 1). In training, every unit of every
+    sample is dropped with that probability at each optimizer step and the kept
+    ones are scaled by ``1 / (1 - rate)`` (inverted dropout); prediction uses
+    the whole network. Which units are dropped is a function of
+    ``random_state``, the step and the sample only, so results stay
+    bitwise-identical whatever ``n_threads`` is. ``0.0`` turns it off."""
 
 _ATTRIBUTES = """\
 n_features_in_ : int

@@ -391,19 +391,24 @@ def _readable(a):
 
 
 def split_input(X, dtype):
-    """The five input arguments the kernels take for a dense or CSR ``X``."""
+    """``(X, csr)`` as the kernels take them: the dense matrix and None, or for
+    a CSR ``X`` a ``(0, n_features)`` placeholder and a :class:`_kernels.CSR`
+    whose column scratch is empty (prediction reads the rows directly)."""
     if hasattr(X, "indptr"):
         dummy = np.empty((0, X.shape[1]), dtype=dtype)
-        return (
-            dummy,
+        no_columns = np.empty((0, 0), dtype=np.int64)
+        csr = K.CSR(
             _readable(X.data),
             _readable(X.indices),
             _readable(X.indptr),
-            True,
+            no_columns,
+            no_columns,
+            np.empty((0, 0), dtype=dtype),
         )
-    # No CSR arrays: numba then compiles the dense specialisation without any
+        return dummy, csr
+    # No CSR bundle: numba then compiles the dense specialisation without any
     # sparse code (see _kernels._first_layer).
-    return _readable(X), None, None, None, False
+    return _readable(X), None
 
 
 def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
@@ -415,40 +420,34 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
     """
     n_samples = X.shape[0]
     out = np.empty((n_samples, plan.n_outputs), dtype=params.dtype)
-    args = (
-        *split_input(X, params.dtype),
-        _readable(params),  # a model loaded from a read-only memory map
-        plan.table,
-        act_code,
-        _PREDICT_BLOCK_ROWS,
-        plan.row_width,
-        sigmoid,
-        out,
-    )
+    X, csr = split_input(X, params.dtype)
+    # _readable: a model loaded from a read-only memory map.
+    net = K.Network(_readable(params), plan.table, act_code)
+    output = K.Output(_PREDICT_BLOCK_ROWS, plan.row_width, sigmoid, out)
     if n_samples <= K.SMALL_ROWS:
-        K._predict_parallel(*args)
+        K._predict_parallel(X, csr, net, output)
     else:
         with engine_context(n_threads):
-            K._predict_parallel(*args)
+            K._predict_parallel(X, csr, net, output)
     return out
 
 
-def _column_scratch(X, is_sparse, batch_size, n_chunks, dtype):
-    """Per-chunk buffers for a CSR batch grouped by column (``colptr``, ``crow``,
-    ``cval``; see ``_kernels._batch_columns``); None for dense input.
+def _column_scratch(X, csr, batch_size, n_chunks, dtype):
+    """``csr`` with per-chunk buffers for a batch grouped by column (``colptr``,
+    ``crow``, ``cval``; see ``_kernels._batch_columns``); None for dense input.
 
     A chunk holds at most ``ceil(batch_size / n_chunks)`` rows, so it never
     holds more non-zeros than the densest rows of ``X`` that many.
     """
-    if not is_sparse:
-        return None, None, None
+    if csr is None:
+        return None
     rows_per_chunk = -(-batch_size // n_chunks)
     row_nnz = np.diff(X.indptr)
     capacity = int(np.sort(row_nnz)[::-1][:rows_per_chunk].sum())
-    return (
-        np.empty((n_chunks, X.shape[1] + 1), dtype=np.int64),
-        np.empty((n_chunks, capacity), dtype=np.int64),
-        np.empty((n_chunks, capacity), dtype=dtype),
+    return csr._replace(
+        colptr=np.empty((n_chunks, X.shape[1] + 1), dtype=np.int64),
+        crow=np.empty((n_chunks, capacity), dtype=np.int64),
+        cval=np.empty((n_chunks, capacity), dtype=dtype),
     )
 
 
@@ -456,29 +455,51 @@ class EpochRunner:
     """Scratch buffers of one fit and the call of the epoch kernel.
 
     Everything a mini-batch needs is allocated here once per fit.
+
+    ``dropout`` is ``(input_rate, hidden_rate)``, each in ``[0, 1)``; which units
+    a step drops is a function of ``dropout_seed``, the optimizer step count and
+    the sample index only (``_kernels._keep_scale``), so it does not depend on
+    the thread count. Rates 0 (the default) compile and run no dropout code.
     """
 
-    def __init__(self, X, Y, sample_weight, pos_weight, plan, batch_size, dtype):
-        self.inputs = split_input(X, dtype)
-        self.Y = Y
-        self.sw = sample_weight
-        self.pos_weight = pos_weight
+    def __init__(
+        self,
+        X,
+        Y,
+        sample_weight,
+        pos_weight,
+        plan,
+        batch_size,
+        dtype,
+        dropout=(0.0, 0.0),
+        dropout_seed=0,
+    ):
+        input_rate, hidden_rate = (float(r) for r in dropout)
+        # None: the no-dropout specialisation, compiled with no dropout code.
+        self.dropout = (
+            K.Dropout(np.uint64(dropout_seed), input_rate, hidden_rate)
+            if input_rate > 0.0 or hidden_rate > 0.0
+            else None
+        )
+        self.X, csr = split_input(X, dtype)
+        self.targets = K.Targets(Y, sample_weight, pos_weight)
         self.plan = plan
         self.batch_size = int(batch_size)
         n_chunks = row_chunks(self.batch_size, plan)
-        n_features = plan.n_features
-        self.acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
-        self.deltas = np.empty_like(self.acts)
-        gather_rows = 0 if self.inputs[4] else self.batch_size
-        self.Xb = np.empty((gather_rows, n_features), dtype=dtype)
-        self.grads = np.empty((n_chunks, plan.n_params), dtype=dtype)
-        self.columns = _column_scratch(
-            X, self.inputs[4], self.batch_size, n_chunks, dtype
+        self.csr = _column_scratch(X, csr, self.batch_size, n_chunks, dtype)
+        acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
+        gather_rows = 0 if csr is not None else self.batch_size
+        n_labels = Y.shape[1]
+        self.scratch = K.Scratch(
+            acts=acts,
+            deltas=np.empty_like(acts),
+            Xb=np.empty((gather_rows, plan.n_features), dtype=dtype),
+            grads=np.empty((n_chunks, plan.n_params), dtype=dtype),
+            loss_parts=np.empty((n_chunks, n_labels), dtype=np.float64),
+            sq_parts=np.empty((param_chunks(plan), plan.n_groups), dtype=np.float64),
+            label_loss=np.empty(n_labels, dtype=np.float64),
+            group_l2=np.empty(plan.n_groups, dtype=np.float64),
         )
-        self.loss_parts = np.empty((n_chunks, Y.shape[1]), dtype=np.float64)
-        self.sq_parts = np.empty((param_chunks(plan), plan.n_groups), dtype=np.float64)
-        self.label_loss = np.empty(Y.shape[1], dtype=np.float64)
-        self.group_l2 = np.empty(plan.n_groups, dtype=np.float64)
 
     def run(
         self,
@@ -494,34 +515,30 @@ class EpochRunner:
         t,
     ):
         """One epoch in place; returns ``(t, label_loss, group_l2)`` (sums / n)."""
-        t = K._fit_epoch(
-            *self.inputs,
-            *self.columns,
-            self.Y,
-            self.sw,
-            self.pos_weight,
-            order,
-            self.batch_size,
-            params,
-            self.plan.table,
-            self.plan.n_weights,
-            self.plan.segments,
+        plan = self.plan
+        net = K.Network(params, plan.table, act_code)
+        opt = K.Optimizer(
+            state,
+            plan.n_weights,
+            plan.segments,
             frozen,
             group_lr,
-            act_code,
             solver,
             nesterov,
             hyper,
+        )
+        t = K._fit_epoch(
+            self.X,
+            self.csr,
+            self.targets,
+            net,
+            opt,
+            self.scratch,
+            order,
+            self.batch_size,
             t,
-            self.acts,
-            self.deltas,
-            self.Xb,
-            self.grads,
-            state,
-            self.loss_parts,
-            self.sq_parts,
-            self.label_loss,
-            self.group_l2,
+            self.dropout,
         )
         n = order.shape[0]
-        return int(t), self.label_loss / n, self.group_l2 / n
+        scratch = self.scratch
+        return int(t), scratch.label_loss / n, scratch.group_l2 / n

@@ -21,8 +21,11 @@ Conventions
   ``n_blocks * fan_in`` (``n_features`` for layer 0, which is always dense) and
   ``act_off`` is the sum of the widths of the layers before it (the offset of
   the layer's output within one row of activations).
-* Kernels take only arrays and scalars and write into caller-allocated OUT
-  buffers; nothing is allocated per mini-batch.
+* Kernels take arrays, scalars and a few named tuples of them (the argument
+  bundles :class:`CSR`, :class:`Targets`, :class:`Network`, :class:`Optimizer`,
+  :class:`Scratch`, :class:`Step`, :class:`Output`, :class:`TaskArgs`, defined
+  once below) and write into caller-allocated OUT buffers; nothing is
+  allocated per mini-batch.
 * Determinism: mini-batch rows are split into ``n_chunks`` fixed chunks (chosen
   from the problem size, never from the thread count). Each chunk owns its rows
   of the activations and its own partial-gradient buffer; partial gradients are
@@ -37,28 +40,40 @@ Conventions
   code is compiled once instead of once inside every caller (see
   :func:`_call_native`). Python entry points: :func:`_fit_epoch` and
   :func:`_predict_parallel`.
-* Dense input passes None for the CSR arrays and the column scratch: numba
-  prunes ``is None`` branches when it compiles, so dense and CSR input each
-  compile only their own code (see :func:`_first_layer`). The input arrays are
-  only ever read.
+* The call by address uses private numba internals. It sits behind one switch,
+  :data:`_BY_ADDRESS`: off under ``NUMBA_DISABLE_JIT=1`` (the kernels then run
+  as plain Python, for coverage runs) or when any of those internals is missing
+  (:func:`_native_calls_supported`), and :func:`_run_task` is then called
+  directly: slower to compile, same results. Hence no upper bound on numba in
+  ``pyproject.toml``: a numba that moves the internals loses compile speed, not
+  correctness, while a cap would make the package uninstallable on each new
+  Python (which only a new numba supports) and, through numba's own numpy
+  pins, hold numpy back. CI tests the newest numba (see ``.ci``).
+* Dense input passes None for the CSR bundle: numba prunes ``is None`` branches
+  on a function argument when it compiles, so dense and CSR input each compile
+  only their own code (see :func:`_first_layer`). The input arrays are only
+  ever read. A fit without dropout passes None for the :class:`Dropout` bundle
+  the same way, and compiles no dropout code.
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
 
-import inspect
 import warnings
 import zlib
+from collections import namedtuple
 
 import numba
 import numpy as np
 from numba import njit, prange
-from numba.core import cgutils
-from numba.extending import intrinsic
 
-try:  # numba's type fingerprints (what its dispatchers look specialisations up by)
+try:  # the numba internals of the call by address (see _BY_ADDRESS)
     from numba._dispatcher import compute_fingerprint
-except ImportError:  # pragma: no cover
-    compute_fingerprint = numba.typeof
+    from numba.core import callconv, cgutils, funcdesc
+    from numba.core.codegen import JITCodeLibrary
+    from numba.core.compiler import CompileResult
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - another numba layout
+    intrinsic = None
 
 
 def _disk_cache_available():
@@ -126,6 +141,54 @@ SMALL_ROWS = 16
 # different L2 strengths in one pass); without them every group uses alpha.
 H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM, H_GROUP_ALPHA = 0, 1, 2, 3, 4, 5
 
+# --------------------------------------------------------------------------------
+# Argument bundles
+# --------------------------------------------------------------------------------
+# The kernels take their arguments in a few named tuples (numba types a named
+# tuple by its class and the types of its fields), each written once here.
+#
+# The CSR arrays travel apart from the dense matrix ``X``, in their own bundle
+# that is None for dense input: numba prunes an ``if csr is None`` branch when
+# ``csr`` is an argument of the function being compiled, but not when it is a
+# field of a tuple (checked: the dead branch is then typed, and fails to type).
+# So only functions that receive ``csr`` as an argument branch on it
+# (:func:`_first_layer`, :func:`_first_layer_segment_grad`), and a dense fit
+# compiles no sparse code.
+
+CSR = namedtuple("CSR", "data indices indptr colptr crow cval")
+CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr`` and the column scratch.
+
+``colptr, crow, cval`` have one row per row chunk (:func:`_batch_columns`) in
+training, and no columns in prediction (the rows are then read directly)."""
+Targets = namedtuple("Targets", "Y sw pos_weight")
+Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights."""
+Network = namedtuple("Network", "params layers act_code")
+Network.__doc__ = """Flat parameters, layer table and hidden activation code."""
+Optimizer = namedtuple(
+    "Optimizer", "state n_weights segments frozen group_lr solver nesterov hyper"
+)
+Optimizer.__doc__ = """Optimizer state and settings (see :func:`_fit_epoch_kernel`)."""
+Scratch = namedtuple(
+    "Scratch", "acts deltas Xb grads loss_parts sq_parts label_loss group_l2"
+)
+Scratch.__doc__ = """Buffers of one fit; ``grads`` has one row per row chunk and
+``sq_parts`` one per optimizer chunk, which fixes the chunking."""
+Step = namedtuple("Step", "rows inv_sw_sum adam_scale l2_scale drop_key")
+Step.__doc__ = """Sample index of each batch row and the scalars of one optimizer
+step, made by the epoch kernel: batch weight, Adam scale, L2 scale and the
+step's dropout key (:func:`_step_key`)."""
+Dropout = namedtuple("Dropout", "seed input_rate hidden_rate")
+Dropout.__doc__ = """Dropout of a fit: ``seed`` (uint64) and the rates of the
+input units and of the hidden units, in ``[0, 1)`` (see :func:`_keep_scale`).
+
+None instead (no dropout; prediction) compiles no dropout code: like ``csr``, it
+is only tested against None where it is a function argument."""
+_NO_KEY = np.uint64(0)
+Output = namedtuple("Output", "block_rows row_width sigmoid out")
+Output.__doc__ = """Prediction settings and result (placeholders in training)."""
+TaskArgs = namedtuple("TaskArgs", "X csr targets net opt scratch step dropout output")
+TaskArgs.__doc__ = """Everything a task of :func:`_run_task` may read or write."""
+
 
 @njit(**_JIT_INLINE)
 def _sigmoid(z):
@@ -169,6 +232,73 @@ def _block_weights(params, layers, layer):
     fan_out = layers[layer, FAN_OUT]
     size = n_blocks * fan_in * fan_out
     return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+
+
+# --------------------------------------------------------------------------------
+# Dropout masks
+# --------------------------------------------------------------------------------
+# A unit is kept or dropped by a hash of (seed, step, sample, unit), computed where
+# it is used: no mask is stored or drawn, and the mask does not depend on how the
+# batch is chunked or on the thread count. Units are numbered across the network:
+# the input features 0..n_features-1, then the hidden layers' units in the order
+# of the activation row (n_features + act_off + k).
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+@njit(**_JIT_INLINE)
+def _splitmix64(x):
+    """SplitMix64 (Steele et al., 2014) of the uint64 counter ``x``."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(**_JIT_INLINE)
+def _step_key(seed, t):
+    """Dropout key of optimizer step ``t`` (1 for a fit's first step)."""
+    return _splitmix64(_splitmix64(np.uint64(seed)) + np.uint64(t))
+
+
+@njit(**_JIT_INLINE)
+def _row_key(key, sample):
+    return _splitmix64(np.uint64(key) + np.uint64(sample))
+
+
+@njit(**_JIT_INLINE)
+def _keep_scale(row_key, unit, rate, scale):
+    """``scale = 1 / (1 - rate)`` if the unit is kept, else 0 (inverted dropout):
+    kept when 53 bits of its hash, as a uniform number in [0, 1), are at least
+    ``rate``."""
+    u = _splitmix64(np.uint64(row_key) + np.uint64(unit))
+    r = np.float64(u >> _S11) * (1.0 / 9007199254740992.0)
+    return scale if r >= rate else 0.0
+
+
+@njit(**_JIT)
+def _drop_units(Z, rows, lo, hi, key, unit_off, rate):
+    """``Z[lo:hi, k] *= keep scale of unit unit_off + k`` of sample ``rows[i]``."""
+    scale = 1.0 / (1.0 - rate)
+    for i in range(lo, hi):
+        row_key = _row_key(key, rows[i])
+        for k in range(Z.shape[1]):
+            Z[i, k] *= _keep_scale(row_key, unit_off + k, rate, scale)
+
+
+@njit(**_JIT)
+def _drop_columns(colptr, crow, cval, rows, key, rate):
+    """Input dropout on a chunk's non-zeros grouped by column
+    (:func:`_batch_columns`): ``cval[q] *= keep scale`` of input unit ``c`` of
+    sample ``rows[crow[q]]``."""
+    scale = 1.0 / (1.0 - rate)
+    for c in range(colptr.shape[0] - 1):
+        for q in range(colptr[c], colptr[c + 1]):
+            row_key = _row_key(key, rows[crow[q]])
+            cval[q] *= _keep_scale(row_key, c, rate, scale)
 
 
 # --------------------------------------------------------------------------------
@@ -319,9 +449,19 @@ def _bias_activate(Z, bias, lo, hi, code):
 
 
 @njit(**_JIT)
-def _scale_by_derivative(D, A, lo, hi, code):
+def _scale_by_derivative(D, A, lo, hi, code, step, dropout, unit_off):
     """``D[lo:hi] *= act'(A[lo:hi])`` with the derivative written through the
-    activation's output ``A`` (one loop per activation, as above)."""
+    activation's output ``A`` (one loop per activation, as above), for hidden
+    units ``unit_off + k``; under dropout (``dropout`` not None, hidden rate
+    above 0), :func:`_scale_by_dropout_derivative`."""
+    if dropout is not None:
+        if dropout.hidden_rate > 0.0:
+            rate = dropout.hidden_rate
+            key = step.drop_key
+            _scale_by_dropout_derivative(
+                D, A, step.rows, lo, hi, code, key, unit_off, rate
+            )
+            return
     width = D.shape[1]
     if code == RELU:
         for i in range(lo, hi):
@@ -340,56 +480,79 @@ def _scale_by_derivative(D, A, lo, hi, code):
 
 
 @njit(**_JIT)
-def _first_layer(
-    X, data, indices, indptr, colptr, crow, cval, c, rows, lo, hi, Xb, W, Z
-):
-    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input.
-
-    Dense input has ``data``, ``indices``, ``indptr``, ``colptr``, ``crow``,
-    ``cval`` all None: numba prunes the branches on ``is None`` when it compiles,
-    so that dense input compiles no sparse code, and the other way round. CSR
-    input in training gives per-chunk scratch ``colptr, crow, cval`` (chunk
-    ``c`` is grouped by column first, :func:`_batch_columns`); an empty
-    ``colptr`` (prediction) reads the CSR rows directly.
-    """
-    if indptr is None:
-        _gather_rows(X, rows, lo, hi, Xb)
-        _matmul_rows(Xb, W, lo, hi, Z)
-    elif colptr.shape[1] == 0:
-        _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z)
-    else:
-        _batch_columns(data, indices, indptr, rows, lo, hi, colptr[c], crow[c], cval[c])
-        _columns_first_layer(colptr[c], crow[c], cval[c], lo, hi, W, Z)
+def _scale_by_dropout_derivative(D, A, rows, lo, hi, code, key, unit_off, rate):
+    """``D[lo:hi] *= m * act'`` for hidden units under dropout: ``m`` the keep
+    scale of each unit (:func:`_keep_scale`, the mask of the forward pass) and
+    ``act'`` written through the activation before dropout, ``A / m`` (``A``
+    holds the dropped-out activations; a dropped unit's delta is 0)."""
+    scale = 1.0 / (1.0 - rate)
+    for i in range(lo, hi):
+        row_key = _row_key(key, rows[i])
+        for k in range(D.shape[1]):
+            m = _keep_scale(row_key, unit_off + k, rate, scale)
+            a = A[i, k] / scale
+            if code == RELU:
+                d = 1.0 if a > 0.0 else 0.0
+            elif code == TANH:
+                d = 1.0 - a * a
+            elif code == LOGISTIC:
+                d = a * (1.0 - a)
+            else:
+                d = 1.0
+            D[i, k] *= m * d
 
 
 @njit(**_JIT)
-def _forward_rows(
-    X,
-    data,
-    indices,
-    indptr,
-    colptr,
-    crow,
-    cval,
-    c,
-    rows,
-    lo,
-    hi,
-    Xb,
-    params,
-    layers,
-    act_code,
-    acts,
-    batch_rows,
-):
+def _first_layer(X, csr, c, step, dropout, lo, hi, Xb, W, Z):
+    """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for dense or CSR input
+    (``rows = step.rows``), with the step's input dropout (none, and no
+    dropout code compiled, for ``dropout`` None).
+
+    Dense input has ``csr`` None: numba prunes the branches on ``is None`` when
+    it compiles, so that dense input compiles no sparse code, and the other way
+    round. CSR input in training gives per-chunk scratch ``csr.colptr, crow,
+    cval`` (chunk ``c`` is grouped by column first, :func:`_batch_columns`); an
+    empty ``colptr`` (prediction: no dropout) reads the CSR rows directly.
+
+    Input dropout scales the gathered rows ``Xb`` (dense) or the chunk's
+    non-zeros (CSR), which the first layer's weight gradient reads too.
+    """
+    rows = step.rows
+    if csr is None:
+        _gather_rows(X, rows, lo, hi, Xb)
+        if dropout is not None:
+            if dropout.input_rate > 0.0:
+                rate = dropout.input_rate
+                _drop_units(Xb, rows, lo, hi, step.drop_key, _ZERO, rate)
+        _matmul_rows(Xb, W, lo, hi, Z)
+    elif csr.colptr.shape[1] == 0:
+        _sparse_first_layer(csr.data, csr.indices, csr.indptr, rows, lo, hi, W, Z)
+    else:
+        colptr, crow, cval = csr.colptr[c], csr.crow[c], csr.cval[c]
+        _batch_columns(
+            csr.data, csr.indices, csr.indptr, rows, lo, hi, colptr, crow, cval
+        )
+        if dropout is not None:
+            if dropout.input_rate > 0.0:
+                rate = dropout.input_rate
+                _drop_columns(colptr, crow, cval, rows, step.drop_key, rate)
+        _columns_first_layer(colptr, crow, cval, lo, hi, W, Z)
+
+
+@njit(**_JIT)
+def _forward_rows(X, csr, c, step, dropout, lo, hi, Xb, params, layers, act_code, acts):
     """Forward pass of rows ``lo:hi`` of a batch through every layer.
 
     Parameters
     ----------
-    X, data, indices, indptr, colptr, crow, cval, c :
+    X, csr, c :
         The input and the first layer's scratch (see :func:`_first_layer`).
-    rows : ndarray of shape (batch_rows,)
-        Sample index of each batch row.
+    step : Step
+        ``rows`` of shape (batch_rows,): sample index of each batch row, and the
+        step's dropout key.
+    dropout : Dropout or None
+        Dropout rates (hidden units are dropped after their activation); None
+        for none (no dropout code compiled).
     lo, hi : int
         Rows of the batch handled here.
     Xb : ndarray of shape (>= batch_rows, n_features)
@@ -399,10 +562,11 @@ def _forward_rows(
     act_code : int
         Hidden activation code; the output layer is left as logits.
     acts : ndarray
-        Flat activation buffer (treated as OUT array).
-    batch_rows : int
-        Number of rows the activation slots are laid out for.
+        Flat activation buffer, laid out for ``batch_rows`` rows (treated as OUT
+        array).
     """
+    batch_rows = step.rows.shape[0]
+    n_features = layers[0, FAN_IN]
     n_layers = layers.shape[0]
     for layer in range(n_layers):
         code = act_code if layer < n_layers - 1 else IDENTITY
@@ -411,9 +575,7 @@ def _forward_rows(
         bias = params[b_off : b_off + Z.shape[1]]
         if layer == 0:
             W = _dense_weights(params, layers, 0)
-            _first_layer(
-                X, data, indices, indptr, colptr, crow, cval, c, rows, lo, hi, Xb, W, Z
-            )
+            _first_layer(X, csr, c, step, dropout, lo, hi, Xb, W, Z)
         else:
             A = _layer_view(acts, layers, layer - 1, batch_rows)
             if layers[layer, N_BLOCKS] == 1:
@@ -421,39 +583,26 @@ def _forward_rows(
             else:
                 _block_forward(A, _block_weights(params, layers, layer), lo, hi, Z)
         _bias_activate(Z, bias, lo, hi, code)
+        if dropout is not None:
+            if layer < n_layers - 1 and dropout.hidden_rate > 0.0:
+                unit_off = n_features + layers[layer, ACT_OFF]
+                rate = dropout.hidden_rate
+                _drop_units(Z, step.rows, lo, hi, step.drop_key, unit_off, rate)
 
 
 @njit(**_JIT_INLINE)
-def _predict_block(
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    params,
-    layers,
-    act_code,
-    start,
-    m,
-    row_width,
-    sigmoid,
-    out,
-):
+def _predict_block(X, csr, is_sparse, net, start, m, row_width, sigmoid, out):
     """Logits (or probabilities) of samples ``start:start + m``.
 
     Parameters
     ----------
-    X, data, indices, indptr, is_sparse :
-        Dense or CSR input (see :func:`_first_layer`).
-    colptr, crow, cval : None or ndarray
-        None for dense input, empty for CSR input (its rows are read directly).
-    params, layers : ndarray
-        Flat parameters and layer table.
-    act_code : int
-        Hidden activation code.
+    X, csr :
+        Dense or CSR input (see :func:`_first_layer`); for CSR input the column
+        scratch is empty (its rows are read directly).
+    is_sparse : bool
+        Whether ``csr`` is given.
+    net : Network
+        Flat parameters, layer table and hidden activation code.
     start, m : int
         First sample and number of samples.
     row_width : int
@@ -464,29 +613,15 @@ def _predict_block(
         Result (treated as OUT array). Scratch memory is about
         ``m * (n_features + row_width)`` values.
     """
+    params, layers = net.params, net.layers
     n_features = layers[0, FAN_IN]
     last = layers.shape[0] - 1
-    rows = np.arange(start, start + m)
+    # No dropout in prediction (the caller passes None).
+    step = Step(np.arange(start, start + m), 0.0, 0.0, 0.0, _NO_KEY)
     acts = np.empty(m * row_width, dtype=params.dtype)
     Xb = np.empty((0 if is_sparse else m, n_features), dtype=params.dtype)
     _forward_rows(
-        X,
-        data,
-        indices,
-        indptr,
-        colptr,
-        crow,
-        cval,
-        _ZERO,
-        rows,
-        _ZERO,
-        m,
-        Xb,
-        params,
-        layers,
-        act_code,
-        acts,
-        m,
+        X, csr, _ZERO, step, None, _ZERO, m, Xb, params, layers, net.act_code, acts
     )
     logits = _layer_view(acts, layers, last, m)
     for i in range(m):
@@ -673,18 +808,16 @@ def _sparse_weight_grad(start, stop, colptr, crow, cval, D, g):
 
 
 @njit(**_JIT)
-def _first_layer_segment_grad(
-    start, stop, first_size, indptr, colptr, crow, cval, D, g
-):
+def _first_layer_segment_grad(start, stop, first_size, csr, D, g):
     """For CSR input and a segment of the first layer's weights, write its
     gradient into ``g[start:stop]`` (:func:`_sparse_weight_grad`) and return
-    True; otherwise (dense input: ``indptr`` is None, a branch numba prunes when
+    True; otherwise (dense input: ``csr`` is None, a branch numba prunes when
     it compiles) return False."""
-    if indptr is None:
+    if csr is None:
         return False
     if start >= first_size:
         return False
-    _sparse_weight_grad(start, stop, colptr, crow, cval, D, g[start:stop])
+    _sparse_weight_grad(start, stop, csr.colptr, csr.crow, csr.cval, D, g[start:stop])
     return True
 
 
@@ -697,26 +830,17 @@ def _bias_grad(D, lo, hi, g):
 
 
 @njit(**_JIT_INLINE)
-def _backward_rows(
-    is_sparse,
-    lo,
-    hi,
-    Xb,
-    params,
-    layers,
-    act_code,
-    acts,
-    deltas,
-    batch_rows,
-    grads,
-):
+def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, dropout, grads):
     """Back-propagate the output deltas of rows ``lo:hi`` and write this chunk's
     partial gradient of every parameter into ``grads`` (treated as OUT array).
 
-    For dense input, ``Xb`` holds the chunk's gathered rows. For CSR input the
-    first layer's weight gradient is left to the optimizer
-    (:func:`_sparse_weight_grad`).
+    For dense input, ``Xb`` holds the chunk's gathered rows (after input
+    dropout). For CSR input the first layer's weight gradient is left to the
+    optimizer (:func:`_sparse_weight_grad`). The deltas of dropped hidden units
+    are 0, those of kept units scaled like their activations.
     """
+    params, layers = net.params, net.layers
+    batch_rows = step.rows.shape[0]
     last = layers.shape[0] - 1
     for layer in range(last, -1, -1):
         D = _layer_view(deltas, layers, layer, batch_rows)
@@ -750,79 +874,53 @@ def _backward_rows(
             G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
             _block_weight_grad(A, D, lo, hi, G)
             _block_backprop(D, _block_weights(params, layers, layer), lo, hi, D_prev)
-        _scale_by_derivative(D_prev, A, lo, hi, act_code)
+        unit_off = layers[0, FAN_IN] + layers[layer - 1, ACT_OFF]
+        _scale_by_derivative(D_prev, A, lo, hi, net.act_code, step, dropout, unit_off)
 
 
 @njit(**_JIT_INLINE)
-def _chunk_step(
-    c,
-    n_chunks,
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    Y,
-    sw,
-    pos_weight,
-    rows,
-    inv_sw_sum,
-    Xb,
-    params,
-    layers,
-    act_code,
-    acts,
-    deltas,
-    grads,
-    loss_parts,
-):
-    """Forward, loss and backward for chunk ``c`` of the current batch.
-
-    ``colptr, crow, cval`` have one row per chunk (scratch for CSR input; None
-    for dense input).
-    """
+def _chunk_step(c, n_chunks, args, is_sparse):
+    """Forward, loss and backward for chunk ``c`` of the current batch
+    (:class:`TaskArgs` ``args``; the column scratch of CSR input has one row per
+    chunk)."""
+    step, net, scratch, targets = args.step, args.net, args.scratch, args.targets
+    rows, layers = step.rows, net.layers
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
+    acts, deltas, Xb = scratch.acts, scratch.deltas, scratch.Xb
     _forward_rows(
-        X,
-        data,
-        indices,
-        indptr,
-        colptr,
-        crow,
-        cval,
+        args.X,
+        args.csr,
         c,
-        rows,
+        step,
+        args.dropout,
         lo,
         hi,
         Xb,
-        params,
+        net.params,
         layers,
-        act_code,
+        net.act_code,
         acts,
-        m,
     )
     last = layers.shape[0] - 1
     Z = _layer_view(acts, layers, last, m)
     D = _layer_view(deltas, layers, last, m)
+    loss_parts = scratch.loss_parts
     loss_parts[c, :] = 0.0
-    _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_parts[c])
-    _backward_rows(
-        is_sparse,
+    _output_delta(
+        Z,
+        targets.Y,
+        targets.sw,
+        targets.pos_weight,
+        rows,
         lo,
         hi,
-        Xb,
-        params,
-        layers,
-        act_code,
-        acts,
-        deltas,
-        m,
-        grads[c],
+        step.inv_sw_sum,
+        D,
+        loss_parts[c],
     )
+    grads = scratch.grads[c]
+    _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, args.dropout, grads)
 
 
 # --------------------------------------------------------------------------------
@@ -904,71 +1002,50 @@ def _optimizer_segment(
 
 
 @njit(**_JIT_INLINE)
-def _optimizer_chunk(
-    c,
-    n_chunks,
-    params,
-    grads,
-    state,
-    n_weights,
-    segments,
-    frozen,
-    group_lr,
-    solver,
-    nesterov,
-    adam_scale,
-    hyper,
-    l2_scale,
-    sq_parts,
-    indptr,
-    colptr,
-    crow,
-    cval,
-    layers,
-    deltas,
-    batch_rows,
-):
-    """Optimizer update of the segments of chunk ``c``.
+def _optimizer_chunk(c, n_chunks, args):
+    """Optimizer update of the segments of chunk ``c`` (:class:`TaskArgs`
+    ``args``).
 
-    ``segments`` rows are ``[start, stop, group]``: runs of parameters of one
-    convergence group, never straddling the weights/biases boundary
+    ``args.opt.segments`` rows are ``[start, stop, group]``: runs of parameters
+    of one convergence group, never straddling the weights/biases boundary
     ``n_weights``. Frozen groups are skipped; each group has its own learning
     rate. Squared-weight sums go to ``sq_parts[c, group]``.
 
-    For CSR input (``indptr`` not None), the first layer's weight gradient is
-    computed here, segment by segment, from the batch's columns (``colptr,
-    crow, cval``) and the first layer's deltas (:func:`_sparse_weight_grad`).
+    For CSR input (``args.csr`` not None), the first layer's weight gradient is
+    computed here, segment by segment, from the batch's columns and the first
+    layer's deltas (:func:`_sparse_weight_grad`).
     """
+    net, opt, scratch, step = args.net, args.opt, args.scratch, args.step
+    params, layers, segments = net.params, net.layers, opt.segments
+    grads, sq_parts = scratch.grads, scratch.sq_parts
     lo, hi = _chunk_bounds(c, n_chunks, segments.shape[0])
     sq_parts[c, :] = 0.0
     first_size = layers[0, FAN_IN] * layers[0, FAN_OUT]
-    D1 = _layer_view(deltas, layers, _ZERO, batch_rows)
+    D1 = _layer_view(scratch.deltas, layers, _ZERO, step.rows.shape[0])
     for s in range(lo, hi):
         start, stop, group = segments[s, 0], segments[s, 1], segments[s, 2]
-        if frozen[group]:
+        if opt.frozen[group]:
             continue
-        is_weight = start < n_weights
+        is_weight = start < opt.n_weights
         n_parts = grads.shape[0]
-        if _first_layer_segment_grad(
-            start, stop, first_size, indptr, colptr, crow, cval, D1, grads[0]
-        ):
+        if _first_layer_segment_grad(start, stop, first_size, args.csr, D1, grads[0]):
             n_parts = 1
         factor = 1.0
-        if hyper.shape[0] > H_GROUP_ALPHA:
-            factor = hyper[H_GROUP_ALPHA + group]
+        if opt.hyper.shape[0] > H_GROUP_ALPHA:
+            factor = opt.hyper[H_GROUP_ALPHA + group]
         sq = _optimizer_segment(
             start,
             stop,
             params,
             grads,
             n_parts,
-            state,
-            group_lr[group],
-            l2_scale * factor if is_weight else 0.0,
-            solver,
-            nesterov,
-            adam_scale,
-            hyper,
+            opt.state,
+            opt.group_lr[group],
+            step.l2_scale * factor if is_weight else 0.0,
+            opt.solver,
+            opt.nesterov,
+            step.adam_scale,
+            opt.hyper,
         )
         if is_weight:
             sq_parts[c, group] += sq * factor
@@ -988,7 +1065,6 @@ def _signature_hash(arg_types):
     return np.int64(zlib.crc32(str(tuple(arg_types)).encode()))
 
 
-@intrinsic
 def _call_native(typingctx, address, sig_hash, args):
     """Call the compiled function at ``address`` with the tuple ``args`` as its
     arguments and propagate its exceptions (see :func:`_task_address`).
@@ -1031,126 +1107,67 @@ def _call_native(typingctx, address, sig_hash, args):
     return numba.types.none(address, sig_hash, args), codegen
 
 
-@njit(**_JIT)
-def _run_task(
-    task,
-    c,
-    n,
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    Y,
-    sw,
-    pos_weight,
-    rows,
-    inv_sw_sum,
-    Xb,
-    params,
-    layers,
-    act_code,
-    acts,
-    deltas,
-    grads,
-    loss_parts,
-    state,
-    n_weights,
-    segments,
-    frozen,
-    group_lr,
-    solver,
-    nesterov,
-    adam_scale,
-    hyper,
-    l2_scale,
-    sq_parts,
-    block_rows,
-    row_width,
-    sigmoid,
-    out,
-):
-    """Item ``c`` of ``n`` of a task: :func:`_chunk_step` of row chunk ``c``
-    (TASK_CHUNK), :func:`_optimizer_chunk` of parameter chunk ``c``
-    (TASK_OPTIMIZER) or :func:`_predict_block` of row block ``c`` of
-    ``block_rows`` rows (TASK_PREDICT); the other tasks' arguments are unused.
+def _native_calls_supported():
+    """Whether the numba internals the call by address uses are all there.
 
-    Always called by address (:func:`_call_native`), never directly.
+    They are private (numba promises nothing about them): the call goes
+    through :func:`_call_native` only where every one of them is found, and
+    never when JIT is disabled (``NUMBA_DISABLE_JIT=1``, pure Python).
     """
+    if numba.config.DISABLE_JIT or intrinsic is None:
+        return False
+    needed = {
+        callconv.CPUCallConv: (
+            "return_user_exc",
+            "get_function_type",
+            "call_function",
+            "return_status_propagate",
+        ),
+        cgutils: ("unpack_tuple", "if_unlikely"),
+        JITCodeLibrary: ("get_pointer_to_function",),
+        funcdesc.FunctionDescriptor: ("llvm_func_name",),
+    }
+    return all(
+        hasattr(owner, name) for owner, names in needed.items() for name in names
+    ) and {"fndesc", "library"} <= set(getattr(CompileResult, "_fields", ()))
+
+
+if _native_calls_supported():
+    _call_native = intrinsic(_call_native)
+else:  # only ever referenced in branches pruned away (see _parallel_tasks)
+    _call_native = None
+
+
+@njit(**_JIT)
+def _run_task(task, c, n, args):
+    """Item ``c`` of ``n`` of a task on the :class:`TaskArgs` ``args``:
+    :func:`_chunk_step` of row chunk ``c`` (TASK_CHUNK), :func:`_optimizer_chunk`
+    of parameter chunk ``c`` (TASK_OPTIMIZER) or :func:`_predict_block` of row
+    block ``c`` of ``args.output.block_rows`` rows (TASK_PREDICT); the other
+    tasks' fields are unused.
+
+    Called by address (:func:`_call_native`), or directly when
+    :data:`_BY_ADDRESS` is off (see :func:`_parallel_tasks`).
+    """
+    is_sparse = args.csr is not None  # a constant of the compiled types
     if task == TASK_CHUNK:
-        _chunk_step(
-            c,
-            n,
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            colptr,
-            crow,
-            cval,
-            Y,
-            sw,
-            pos_weight,
-            rows,
-            inv_sw_sum,
-            Xb,
-            params,
-            layers,
-            act_code,
-            acts,
-            deltas,
-            grads,
-            loss_parts,
-        )
+        _chunk_step(c, n, args, is_sparse)
     elif task == TASK_OPTIMIZER:
-        _optimizer_chunk(
-            c,
-            n,
-            params,
-            grads,
-            state,
-            n_weights,
-            segments,
-            frozen,
-            group_lr,
-            solver,
-            nesterov,
-            adam_scale,
-            hyper,
-            l2_scale,
-            sq_parts,
-            indptr,
-            colptr,
-            crow,
-            cval,
-            layers,
-            deltas,
-            rows.shape[0],
-        )
+        _optimizer_chunk(c, n, args)
     else:
-        start = c * block_rows
-        m = min(block_rows, out.shape[0] - start)
+        output = args.output
+        start = c * output.block_rows
+        m = min(output.block_rows, output.out.shape[0] - start)
         _predict_block(
-            X,
-            data,
-            indices,
-            indptr,
+            args.X,
+            args.csr,
             is_sparse,
-            colptr,
-            crow,
-            cval,
-            params,
-            layers,
-            act_code,
+            args.net,
             start,
             m,
-            row_width,
-            sigmoid,
-            out,
+            output.row_width,
+            output.sigmoid,
+            output.out,
         )
 
 
@@ -1161,147 +1178,72 @@ def _parallel_tasks(
     task_fn,
     task_sig,
     X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    Y,
-    sw,
-    pos_weight,
-    rows,
-    inv_sw_sum,
-    Xb,
-    params,
-    layers,
-    act_code,
-    acts,
-    deltas,
-    grads,
-    loss_parts,
-    state,
-    n_weights,
-    segments,
-    frozen,
-    group_lr,
-    solver,
-    nesterov,
-    adam_scale,
-    hyper,
-    l2_scale,
-    sq_parts,
-    block_rows,
-    row_width,
-    sigmoid,
-    out,
+    csr,
+    targets,
+    net,
+    opt,
+    scratch,
+    step,
+    dropout,
+    output,
 ):
     """The only parallel region: :func:`_run_task` for items ``0..n-1`` of
-    ``task``, called by address (``task_fn``, ``task_sig``: see
-    :func:`_task_address`).
+    ``task``; the last nine arguments are the fields of a :class:`TaskArgs`
+    (callers pass ``*args``).
+
+    ``task_fn, task_sig`` are the address and signature hash of
+    :func:`_run_task` for these types (:func:`_task_address`), which is then
+    called by address; or None and 0, and it is called directly (the fallback
+    of :data:`_BY_ADDRESS`: numba prunes the branch on ``task_fn is None`` when
+    it compiles, so each specialisation holds one kind of call).
 
     A single item runs serially (no parallel-region launch).
 
     Notes
     -----
+    The bundles are separate arguments, and the :class:`TaskArgs` is built
+    inside the loop body, because a parallel loop body takes each named tuple
+    it reads as its fields, one level deep, and only for a named tuple that is
+    an argument or made in the body: a bundle nested in a bundle it cannot pass.
+
     Each item owns what it writes (its row chunk, parameter chunk or row block),
     so results do not depend on the number of threads.
     """
     if n == 1:
-        _call_native(
-            task_fn,
-            task_sig,
-            (
-                task,
-                _ZERO,
-                _ONE,
-                X,
-                data,
-                indices,
-                indptr,
-                is_sparse,
-                colptr,
-                crow,
-                cval,
-                Y,
-                sw,
-                pos_weight,
-                rows,
-                inv_sw_sum,
-                Xb,
-                params,
-                layers,
-                act_code,
-                acts,
-                deltas,
-                grads,
-                loss_parts,
-                state,
-                n_weights,
-                segments,
-                frozen,
-                group_lr,
-                solver,
-                nesterov,
-                adam_scale,
-                hyper,
-                l2_scale,
-                sq_parts,
-                block_rows,
-                row_width,
-                sigmoid,
-                out,
-            ),
-        )
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
+        if task_fn is None:
+            _run_task(task, _ZERO, _ONE, args)
+        else:
+            _call_native(task_fn, task_sig, (task, _ZERO, _ONE, args))
         return
     for i in prange(n):
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
         # prange indices are unsigned: cast to the int64 of the signature.
-        _call_native(
-            task_fn,
-            task_sig,
-            (
-                task,
-                np.int64(i),
-                n,
-                X,
-                data,
-                indices,
-                indptr,
-                is_sparse,
-                colptr,
-                crow,
-                cval,
-                Y,
-                sw,
-                pos_weight,
-                rows,
-                inv_sw_sum,
-                Xb,
-                params,
-                layers,
-                act_code,
-                acts,
-                deltas,
-                grads,
-                loss_parts,
-                state,
-                n_weights,
-                segments,
-                frozen,
-                group_lr,
-                solver,
-                nesterov,
-                adam_scale,
-                hyper,
-                l2_scale,
-                sq_parts,
-                block_rows,
-                row_width,
-                sigmoid,
-                out,
-            ),
-        )
+        if task_fn is None:
+            _run_task(task, np.int64(i), n, args)
+        else:
+            _call_native(task_fn, task_sig, (task, np.int64(i), n, args))
+
+
+@njit(**_JIT_INLINE)
+def _run_tasks(task, n, task_fn, task_sig, args):
+    """:func:`_parallel_tasks` on the :class:`TaskArgs` ``args`` (jitted
+    callers cannot pass ``*args`` after other arguments)."""
+    _parallel_tasks(
+        task,
+        n,
+        task_fn,
+        task_sig,
+        args.X,
+        args.csr,
+        args.targets,
+        args.net,
+        args.opt,
+        args.scratch,
+        args.step,
+        args.dropout,
+        args.output,
+    )
 
 
 # --------------------------------------------------------------------------------
@@ -1311,90 +1253,56 @@ def _parallel_tasks(
 
 @njit(**_JIT)
 def _fit_epoch_kernel(
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    colptr,
-    crow,
-    cval,
-    Y,
-    sw,
-    pos_weight,
-    order,
-    batch_size,
-    params,
-    layers,
-    n_weights,
-    segments,
-    frozen,
-    group_lr,
-    act_code,
-    solver,
-    nesterov,
-    hyper,
-    t,
-    acts,
-    deltas,
-    Xb,
-    grads,
-    state,
-    loss_parts,
-    sq_parts,
-    label_loss,
-    group_l2,
-    task_fn,
-    task_sig,
+    X, csr, targets, net, opt, scratch, order, batch_size, t, dropout, task_fn, task_sig
 ):
     """Run every mini-batch of one epoch: forward, loss, backward, update.
 
     Parameters
     ----------
-    X, data, indices, indptr, is_sparse :
-        Dense or CSR input (see :func:`_first_layer`).
-    colptr, crow, cval : ndarray of shape (n_chunks, ...)
-        Per-chunk scratch for CSR input: ``n_features + 1`` column pointers and
-        room for the most non-zeros a chunk can hold (see :func:`_batch_columns`);
-        None for dense input, like ``data``, ``indices`` and ``indptr``.
-    Y : ndarray of shape (n_samples, n_outputs)
-        Targets in {0, 1}, NaN for a missing label.
-    sw : ndarray of shape (n_samples,)
-        Sample weights.
-    pos_weight : ndarray of shape (n_outputs,)
-        Weight of the positive term of each label's loss.
+    X : ndarray of shape (n_samples, n_features)
+        Dense input; a ``(0, n_features)`` placeholder for CSR input.
+    csr : CSR or None
+        CSR input and its per-chunk column scratch: ``n_features + 1`` column
+        pointers and room for the most non-zeros a chunk can hold (see
+        :func:`_batch_columns`); None for dense input.
+    targets : Targets
+        ``Y`` of shape (n_samples, n_outputs): targets in {0, 1}, NaN for a
+        missing label; ``sw`` of shape (n_samples,): sample weights;
+        ``pos_weight`` of shape (n_outputs,): weight of the positive term of
+        each label's loss.
+    net : Network
+        ``params`` of shape (n_params,): flat parameters, updated in place;
+        ``layers`` of shape (n_layers, 6): layer table; ``act_code``: hidden
+        activation.
+    opt : Optimizer
+        ``state``: optimizer state (Adam's moments or the velocity), updated
+        in place; ``n_weights``: length of the L2-penalised prefix of
+        ``params``; ``segments`` of shape (n_segments, 3): ``[start, stop,
+        group]`` runs of parameters of one convergence group (group 0 for a
+        shared network, the label for binary relevance); ``frozen`` of shape
+        (n_groups,): groups whose parameters are not updated; ``group_lr`` of
+        shape (n_groups,): learning rate of each group; ``solver``,
+        ``nesterov``: optimizer and Nesterov flag; ``hyper`` of shape (5,) or
+        (5 + n_groups,): alpha, beta_1, beta_2, epsilon, momentum, then
+        optionally one factor per group scaling alpha for its weights.
+    scratch : Scratch
+        ``acts, deltas, Xb, grads, loss_parts, sq_parts``: scratch; ``grads``
+        has one row per chunk (its row count fixes the chunking) and
+        ``sq_parts`` one row per optimizer chunk. ``label_loss`` of shape
+        (n_outputs,): sum over batches of ``batch_size * batch data loss``;
+        ``group_l2`` of shape (n_groups,): same for the L2 term of each group
+        (both treated as OUT arrays).
     order : ndarray of shape (n_samples,)
         Sample order of this epoch (drawn in Python).
     batch_size : int
         Mini-batch size.
-    params : ndarray of shape (n_params,)
-        Flat parameters, updated in place.
-    layers : ndarray of shape (n_layers, 6)
-        Layer table.
-    n_weights : int
-        Length of the L2-penalised prefix of ``params``.
-    segments : ndarray of shape (n_segments, 3)
-        ``[start, stop, group]`` runs of parameters of one convergence group
-        (group 0 for a shared network, the label for binary relevance).
-    frozen : ndarray of shape (n_groups,)
-        Groups whose parameters are not updated.
-    group_lr : ndarray of shape (n_groups,)
-        Learning rate of each group.
-    act_code, solver, nesterov : int
-        Hidden activation, optimizer and Nesterov flag.
-    hyper : ndarray of shape (5,) or (5 + n_groups,)
-        alpha, beta_1, beta_2, epsilon, momentum, then optionally one factor
-        per group scaling alpha for that group's weights.
     t : int
         Adam step counter before this epoch.
-    acts, deltas, Xb, grads, state, loss_parts, sq_parts :
-        Scratch and optimizer state; ``grads`` has one row per chunk (its row
-        count fixes the chunking) and ``sq_parts`` one row per optimizer chunk.
-    label_loss : ndarray of shape (n_outputs,)
-        Sum over batches of ``batch_size * batch data loss`` (treated as OUT array).
-    group_l2 : ndarray of shape (n_groups,)
-        Same for the L2 term of each group (treated as OUT array).
-    task_fn, task_sig : int
+    dropout : Dropout or None
+        Seed and rates (None: no dropout, and no dropout code compiled); the
+        units of step ``t`` are kept or dropped by a hash of (seed, t, sample
+        index, unit), see :func:`_keep_scale`.
+    task_fn, task_sig : int or None
         Address and signature hash of :func:`_run_task` for these argument
         types (see :func:`_fit_epoch`, which passes them).
 
@@ -1410,16 +1318,13 @@ def _fit_epoch_kernel(
     reduced in a fixed order, so results do not depend on the thread count.
     """
     n_samples = order.shape[0]
-    n_chunks = grads.shape[0]
-    n_opt_chunks = sq_parts.shape[0]
+    n_chunks = scratch.grads.shape[0]
+    n_opt_chunks = scratch.sq_parts.shape[0]
+    hyper = opt.hyper
     alpha = hyper[H_ALPHA]
-    # Task arguments that are not used by the training tasks.
-    block_rows = _ONE
-    row_width = _ZERO
-    sigmoid = _FALSE
-    out = np.empty((0, 0), dtype=params.dtype)
-    adam_scale = 1.0
-    l2_scale = 0.0
+    label_loss, group_l2 = scratch.label_loss, scratch.group_l2
+    # The prediction fields of the task arguments are unused in training.
+    output = Output(_ONE, _ZERO, _FALSE, np.empty((0, 0), dtype=net.params.dtype))
     label_loss[:] = 0.0
     group_l2[:] = 0.0
     for start in range(0, n_samples, batch_size):
@@ -1427,108 +1332,33 @@ def _fit_epoch_kernel(
         rows = order[start : start + m]
         sw_sum = 0.0
         for i in range(m):
-            sw_sum += sw[rows[i]]
+            sw_sum += targets.sw[rows[i]]
         if sw_sum <= 0.0:
             continue  # an all-zero-weight batch carries no information
         inv_sw_sum = 1.0 / sw_sum
-        _parallel_tasks(
-            TASK_CHUNK,
-            n_chunks,
-            task_fn,
-            task_sig,
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            colptr,
-            crow,
-            cval,
-            Y,
-            sw,
-            pos_weight,
-            rows,
-            inv_sw_sum,
-            Xb,
-            params,
-            layers,
-            act_code,
-            acts,
-            deltas,
-            grads,
-            loss_parts,
-            state,
-            n_weights,
-            segments,
-            frozen,
-            group_lr,
-            solver,
-            nesterov,
-            adam_scale,
-            hyper,
-            l2_scale,
-            sq_parts,
-            block_rows,
-            row_width,
-            sigmoid,
-            out,
-        )
+        key = _NO_KEY
+        if dropout is not None:
+            key = _step_key(dropout.seed, t + 1)
+        step = Step(rows, inv_sw_sum, 1.0, 0.0, key)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
+        _run_tasks(TASK_CHUNK, n_chunks, task_fn, task_sig, args)
         for c in range(n_chunks):
             for j in range(label_loss.shape[0]):
-                label_loss[j] += loss_parts[c, j] * inv_sw_sum * m
+                label_loss[j] += scratch.loss_parts[c, j] * inv_sw_sum * m
 
         t += 1
         adam_scale = 1.0
-        if solver == ADAM:
+        if opt.solver == ADAM:
             adam_scale = np.sqrt(1.0 - hyper[H_BETA2] ** t) / (
                 1.0 - hyper[H_BETA1] ** t
             )
         l2_scale = alpha * inv_sw_sum
-        _parallel_tasks(
-            TASK_OPTIMIZER,
-            n_opt_chunks,
-            task_fn,
-            task_sig,
-            X,
-            data,
-            indices,
-            indptr,
-            is_sparse,
-            colptr,
-            crow,
-            cval,
-            Y,
-            sw,
-            pos_weight,
-            rows,
-            inv_sw_sum,
-            Xb,
-            params,
-            layers,
-            act_code,
-            acts,
-            deltas,
-            grads,
-            loss_parts,
-            state,
-            n_weights,
-            segments,
-            frozen,
-            group_lr,
-            solver,
-            nesterov,
-            adam_scale,
-            hyper,
-            l2_scale,
-            sq_parts,
-            block_rows,
-            row_width,
-            sigmoid,
-            out,
-        )
+        step = Step(rows, inv_sw_sum, adam_scale, l2_scale, key)
+        args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
+        _run_tasks(TASK_OPTIMIZER, n_opt_chunks, task_fn, task_sig, args)
         for c in range(n_opt_chunks):
             for g in range(group_l2.shape[0]):
-                group_l2[g] += 0.5 * l2_scale * sq_parts[c, g] * m
+                group_l2[g] += 0.5 * l2_scale * scratch.sq_parts[c, g] * m
     return t
 
 
@@ -1541,20 +1371,23 @@ _TASK_ADDRESSES = {}
 
 def _task_address(tag, key_values, make_args):
     """``(address, signature hash)`` of :func:`_run_task` compiled for
-    ``(task, c, n, *make_args())``.
+    ``(task, c, n, make_args())``, or ``(None, 0)`` when :data:`_BY_ADDRESS` is
+    off (the kernels then call it directly).
 
     Looked up by ``tag`` and numba's type fingerprints of ``key_values`` (the
     values the task argument types derive from; cheap, what numba's dispatchers
     use to find a compiled specialisation); compiled or loaded from the disk
     cache on a miss.
     """
+    if not _BY_ADDRESS:
+        return None, _ZERO
     try:
         key = (tag, *[compute_fingerprint(v) for v in key_values])
     except Exception:  # a value numba cannot fingerprint: look it up by type
         key = (tag, *[numba.typeof(v) for v in key_values])
     entry = _TASK_ADDRESSES.get(key)
     if entry is None:
-        sig = (numba.types.int64,) * 3 + tuple([numba.typeof(a) for a in make_args()])
+        sig = (numba.types.int64,) * 3 + (numba.typeof(make_args()),)
         _run_task.compile(sig)
         cres = _run_task.overloads[sig]
         address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
@@ -1562,120 +1395,78 @@ def _task_address(tag, key_values, make_args):
     return entry
 
 
-def _parameter_names(dispatcher):
-    return tuple(inspect.signature(dispatcher.py_func).parameters)
-
-
-# The task arguments, by name, in _run_task's order (after task, c, n), and the
-# arguments of the epoch kernel (without the task address and hash it appends).
-_TASK_ARGS = _parameter_names(_run_task)[3:]
-_FIT_EPOCH_ARGS = _parameter_names(_fit_epoch_kernel)[:-2]
-
-
-def _fit_epoch(*args):
+def _fit_epoch(X, csr, targets, net, opt, scratch, order, batch_size, t, dropout=None):
     """:func:`_fit_epoch_kernel` (same arguments, same result), given the
     address of :func:`_run_task` for these argument types."""
-    values = dict(zip(_FIT_EPOCH_ARGS, args))
-    # The task arguments _fit_epoch_kernel makes itself: values of the types it
-    # passes (rows is a slice of order; the predict-only ones are placeholders).
-    values.update(
-        rows=values["order"],
-        inv_sw_sum=0.0,
-        adam_scale=0.0,
-        l2_scale=0.0,
-        block_rows=1,
-        row_width=0,
-        sigmoid=False,
-        out=np.empty((0, 0), dtype=values["params"].dtype),
-    )
+    given = (X, csr, targets, net, opt, scratch, order, batch_size, t, dropout)
 
     def task_args():
-        return tuple(values[name] for name in _TASK_ARGS)
+        # Of the types _fit_epoch_kernel passes: rows is a slice of order; the
+        # prediction fields are placeholders.
+        step = Step(order, 0.0, 0.0, 0.0, _NO_KEY)
+        output = Output(1, 0, False, np.empty((0, 0), dtype=net.params.dtype))
+        return TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
 
-    return _fit_epoch_kernel(*args, *_task_address("fit", args, task_args))
+    return _fit_epoch_kernel(*given, *_task_address("fit", given, task_args))
 
 
 _TRAINING_PLACEHOLDERS = {}
 
 
-def _training_placeholders(dtype, is_sparse):
-    """Empty values, of the types training passes, for the task arguments only
-    training uses: predict then reuses the specialisation training compiled."""
-    key = (dtype, bool(is_sparse))
-    if key not in _TRAINING_PLACEHOLDERS:
+def _training_placeholders(dtype):
+    """Empty ``(targets, opt, scratch, step)`` of the types training passes:
+    predict then reuses the specialisation training compiled."""
+    if dtype not in _TRAINING_PLACEHOLDERS:
         vec = np.empty(0, dtype=dtype)
         mat = np.empty((0, 0), dtype=dtype)
         f64_vec = np.empty(0, dtype=np.float64)
         f64_mat = np.empty((0, 0), dtype=np.float64)
-        index_mat = np.empty((0, 0), dtype=np.int64)
-        # The first layer's column scratch: None for dense input, as in training;
-        # empty for CSR input, whose rows predict reads directly.
-        columns = (index_mat, index_mat, mat) if is_sparse else (None, None, None)
-        _TRAINING_PLACEHOLDERS[key] = dict(
-            zip(("colptr", "crow", "cval"), columns),
-            Y=mat,
-            sw=vec,
-            pos_weight=vec,
-            rows=np.empty(0, dtype=np.int64),
-            inv_sw_sum=0.0,
-            Xb=mat,
-            acts=vec,
-            deltas=vec,
-            grads=mat,
-            loss_parts=f64_mat,
-            state=mat,
-            n_weights=0,
-            segments=np.empty((0, 3), dtype=np.int64),
-            frozen=np.empty(0, dtype=np.bool_),
-            group_lr=f64_vec,
-            solver=0,
-            nesterov=False,
-            adam_scale=0.0,
-            hyper=f64_vec,
-            l2_scale=0.0,
-            sq_parts=f64_mat,
+        index_vec = np.empty(0, dtype=np.int64)
+        _TRAINING_PLACEHOLDERS[dtype] = (
+            Targets(mat, vec, vec),
+            Optimizer(
+                mat,
+                0,
+                np.empty((0, 3), dtype=np.int64),
+                np.empty(0, dtype=np.bool_),
+                f64_vec,
+                0,
+                False,
+                f64_vec,
+            ),
+            Scratch(vec, vec, mat, mat, f64_mat, f64_mat, f64_vec, f64_vec),
+            Step(index_vec, 0.0, 0.0, 0.0, _NO_KEY),
         )
-    return _TRAINING_PLACEHOLDERS[key]
+    return _TRAINING_PLACEHOLDERS[dtype]
 
 
-def _predict_parallel(
-    X,
-    data,
-    indices,
-    indptr,
-    is_sparse,
-    params,
-    layers,
-    act_code,
-    block_rows,
-    row_width,
-    sigmoid,
-    out,
-):
-    """Logits (or probabilities) of all samples, in parallel row blocks of
-    ``block_rows`` (:func:`_predict_block` per block, via
-    :func:`_parallel_tasks`).
+def _predict_parallel(X, csr, net, output):
+    """Logits (or probabilities) of all samples into ``output.out``, in
+    parallel row blocks of ``output.block_rows`` (:func:`_predict_block` per
+    block, via :func:`_parallel_tasks`).
+
+    ``csr`` is None for dense input; for CSR input its column scratch is empty
+    (of the training types, with no columns: the rows are read directly).
     """
-    if not params.flags.writeable:
+    if not net.params.flags.writeable:
         # A model loaded from a read-only memory map: the task function also
         # holds the optimizer, which is typed for writable parameters.
-        params = params.copy()
-    given = dict(
-        X=X,
-        data=data,
-        indices=indices,
-        indptr=indptr,
-        is_sparse=is_sparse,
-        params=params,
-        layers=layers,
-        act_code=act_code,
-        block_rows=block_rows,
-        row_width=row_width,
-        sigmoid=sigmoid,
-        out=out,
-    )
-    values = {**_training_placeholders(params.dtype, is_sparse), **given}
-    args = tuple(values[name] for name in _TASK_ARGS)
-    task_fn, task_sig = _task_address("predict", given.values(), lambda: args)
-    n_blocks = max(1, (out.shape[0] + block_rows - 1) // block_rows)
+        net = net._replace(params=net.params.copy())
+    targets, opt, scratch, step = _training_placeholders(net.params.dtype)
+    # No dropout (None): prediction runs the no-dropout specialisation.
+    args = TaskArgs(X, csr, targets, net, opt, scratch, step, None, output)
+    given = (X, csr, net, output)
+    task_fn, task_sig = _task_address("predict", given, lambda: args)
+    block_rows = output.block_rows
+    n_blocks = max(1, (output.out.shape[0] + block_rows - 1) // block_rows)
     _parallel_tasks(TASK_PREDICT, n_blocks, task_fn, task_sig, *args)
+
+
+# The switch: call _run_task by address (compiled once for all its callers), or
+# directly (numba then compiles it again inside each caller: slower to compile,
+# same results) where JIT is disabled or numba's internals are not as expected.
+_BY_ADDRESS = (
+    _call_native is not None
+    and hasattr(_run_task, "compile")
+    and hasattr(_run_task, "overloads")
+)

@@ -85,12 +85,16 @@ def _as_dense(X):
     return np.asarray(X, dtype=np.float64)
 
 
-def forward(X, coefs, intercepts, activation):
+def forward(X, coefs, intercepts, activation, masks=None):
     """Pre-activations ``zs`` and activations ``activations`` of every layer.
 
     ``activations[0]`` is ``X``; ``activations[-1]`` equals ``zs[-1]`` (logits).
+    With dropout ``masks`` (see :func:`dropout_masks`), ``activations[i]`` is
+    multiplied by ``masks[i]`` for the input and every hidden layer.
     """
     A = _as_dense(X)
+    if masks is not None:
+        A = A * masks[0]
     activations = [A]
     zs = []
     n_layers = len(coefs)
@@ -98,12 +102,14 @@ def forward(X, coefs, intercepts, activation):
         Z = A @ np.asarray(W, dtype=np.float64) + np.asarray(b, dtype=np.float64)
         zs.append(Z)
         A = Z.copy() if i == n_layers - 1 else activate(Z, activation)
+        if masks is not None and i < n_layers - 1:
+            A = A * masks[i + 1]
         activations.append(A)
     return zs, activations
 
 
-def predict_logits(X, coefs, intercepts, activation):
-    return forward(X, coefs, intercepts, activation)[0][-1]
+def predict_logits(X, coefs, intercepts, activation, masks=None):
+    return forward(X, coefs, intercepts, activation, masks)[0][-1]
 
 
 def bce_terms(Z, Y, pos_weight):
@@ -127,9 +133,11 @@ def l2_penalty(coefs, alpha, sample_weight):
     return 0.5 * alpha * sq / float(np.sum(sample_weight))
 
 
-def loss(X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha):
+def loss(
+    X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks=None
+):
     """The full batch objective (data term summed over labels + L2)."""
-    Z = predict_logits(X, coefs, intercepts, activation)
+    Z = predict_logits(X, coefs, intercepts, activation, masks)
     data = label_losses(Z, Y, sample_weight, pos_weight).sum()
     return data + l2_penalty(coefs, alpha, sample_weight)
 
@@ -148,9 +156,11 @@ def output_delta(Z, Y, sample_weight, pos_weight):
     return d * sw[:, None] / sw.sum()
 
 
-def backward(X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha):
+def backward(
+    X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks=None
+):
     """Gradients ``(coef_grads, intercept_grads)`` of :func:`loss`."""
-    zs, activations = forward(X, coefs, intercepts, activation)
+    zs, activations = forward(X, coefs, intercepts, activation, masks)
     sw_sum = float(np.sum(sample_weight))
     delta = output_delta(zs[-1], Y, sample_weight, pos_weight)
     n_layers = len(coefs)
@@ -162,6 +172,8 @@ def backward(X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alp
         intercept_grads[i] = delta.sum(axis=0)
         if i > 0:
             delta = (delta @ W.T) * activation_derivative(zs[i - 1], activation)
+            if masks is not None:
+                delta = delta * masks[i]
     return coef_grads, intercept_grads
 
 
@@ -298,18 +310,67 @@ def merge_label_grads(label_grads, blocks):
     return flat
 
 
-def flat_gradient(X, Y, params, blocks, activation, sample_weight, pos_weight, alpha):
+def flat_gradient(
+    X, Y, params, blocks, activation, sample_weight, pos_weight, alpha, masks=None
+):
     """Gradient of :func:`loss` w.r.t. a flat parameter buffer."""
     coefs, intercepts = unflatten(params, blocks)
     cg, ig = backward(
-        X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha
+        X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks
     )
     return flatten_grads(cg, ig, blocks)
 
 
-def flat_loss(X, Y, params, blocks, activation, sample_weight, pos_weight, alpha):
+def flat_loss(
+    X, Y, params, blocks, activation, sample_weight, pos_weight, alpha, masks=None
+):
     coefs, intercepts = unflatten(params, blocks)
-    return loss(X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha)
+    return loss(
+        X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks
+    )
+
+
+# ------------------------------------------------------------------------------
+# Dropout masks (the kernels' counter-based hash, written out with NumPy)
+# ------------------------------------------------------------------------------
+
+
+def splitmix64(x):
+    """SplitMix64 of a uint64 array (wrapping arithmetic)."""
+    z = np.asarray(x, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_scales(seed, step, samples, units, rate):
+    """``(len(samples), len(units))`` matrix: ``1 / (1 - rate)`` where the unit
+    of that sample is kept at optimizer step ``step`` (1 for the first), else 0.
+
+    A unit is kept when the top 53 bits of
+    ``h(h(h(h(seed) + step) + sample) + unit)`` (``h`` = SplitMix64), read as a
+    number in [0, 1), are at least ``rate``.
+    """
+    key = splitmix64(splitmix64(np.array([seed], np.uint64)) + np.uint64(step))
+    rows = splitmix64(key + np.asarray(samples, dtype=np.uint64))
+    u = splitmix64(rows[:, None] + np.asarray(units, dtype=np.uint64)[None, :])
+    r = (u >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return np.where(r >= rate, 1.0 / (1.0 - rate), 0.0)
+
+
+def dropout_masks(seed, step, samples, blocks, input_rate, hidden_rate):
+    """Masks of the input and of every hidden layer (for :func:`forward`) of a
+    network of ``blocks``: units numbered input first, then each hidden layer's
+    units in order."""
+    widths = [nb * fo for nb, _, fo in blocks]
+    n_features = blocks[0][1]
+    masks = [dropout_scales(seed, step, samples, np.arange(n_features), input_rate)]
+    start = n_features
+    for width in widths[:-1]:
+        units = np.arange(start, start + width)
+        masks.append(dropout_scales(seed, step, samples, units, hidden_rate))
+        start += width
+    return masks
 
 
 def finite_difference_gradient(f, params, eps=1e-6):

@@ -146,6 +146,7 @@ def kernel_epoch(
     frozen=None,
     group_lr=None,
     n_threads=1,
+    dropout=None,
 ):
     """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
     dtype = params.dtype
@@ -157,59 +158,49 @@ def kernel_epoch(
     if state is None:
         state = np.zeros((2 if code == K.ADAM else 1, plan.n_params), dtype=dtype)
     state = state.copy()
-    inputs = _engine.split_input(X, dtype)
+    X_in, csr = _engine.split_input(X, dtype)
     acts = np.full(batch_size * plan.row_width, np.nan, dtype=dtype)
-    deltas = np.full_like(acts, np.nan)
-    Xb = np.full((0 if inputs[4] else batch_size, plan.n_features), np.nan, dtype)
-    grads = np.full((n_chunks, plan.n_params), np.nan, dtype=dtype)
-    colptr, crow, cval = _engine._column_scratch(
-        X, inputs[4], batch_size, n_chunks, dtype
-    )
-    if colptr is not None:
-        colptr[:], crow[:], cval[:] = -1, -1, np.nan
     n_labels = prob.Y.shape[1]
-    loss_parts = np.full((n_chunks, n_labels), np.nan)
-    sq_parts = np.full((n_opt_chunks, plan.n_groups), np.nan)
-    label_loss = np.full(n_labels, np.nan)
-    group_l2 = np.full(plan.n_groups, np.nan)
+    scratch = K.Scratch(
+        acts=acts,
+        deltas=np.full_like(acts, np.nan),
+        Xb=np.full(
+            (0 if csr is not None else batch_size, plan.n_features), np.nan, dtype
+        ),
+        grads=np.full((n_chunks, plan.n_params), np.nan, dtype=dtype),
+        loss_parts=np.full((n_chunks, n_labels), np.nan),
+        sq_parts=np.full((n_opt_chunks, plan.n_groups), np.nan),
+        label_loss=np.full(n_labels, np.nan),
+        group_l2=np.full(plan.n_groups, np.nan),
+    )
+    csr = _engine._column_scratch(X, csr, batch_size, n_chunks, dtype)
+    if csr is not None:
+        csr.colptr[:], csr.crow[:], csr.cval[:] = -1, -1, np.nan
     if frozen is None:
         frozen = np.zeros(plan.n_groups, dtype=np.bool_)
     if group_lr is None:
         group_lr = np.full(plan.n_groups, float(lr))
     hyper = np.array([alpha, beta_1, beta_2, epsilon, momentum], dtype=np.float64)
+    targets = K.Targets(
+        prob.Y.astype(dtype), prob.sw.astype(dtype), prob.pos_weight.astype(dtype)
+    )
+    net = K.Network(params, plan.table, _engine.ACTIVATION_CODES[activation])
+    opt = K.Optimizer(
+        state,
+        plan.n_weights,
+        plan.segments,
+        frozen,
+        np.asarray(group_lr, dtype=np.float64),
+        code,
+        bool(nesterov),
+        hyper,
+    )
     with _engine.engine_context(n_threads) as used:
         assert used == n_threads
         t = K._fit_epoch(
-            *inputs,
-            colptr,
-            crow,
-            cval,
-            prob.Y.astype(dtype),
-            prob.sw.astype(dtype),
-            prob.pos_weight.astype(dtype),
-            order,
-            batch_size,
-            params,
-            plan.table,
-            plan.n_weights,
-            plan.segments,
-            frozen,
-            np.asarray(group_lr, dtype=np.float64),
-            _engine.ACTIVATION_CODES[activation],
-            code,
-            bool(nesterov),
-            hyper,
-            t,
-            acts,
-            deltas,
-            Xb,
-            grads,
-            state,
-            loss_parts,
-            sq_parts,
-            label_loss,
-            group_l2,
+            X_in, csr, targets, net, opt, scratch, order, batch_size, t, dropout
         )
+    label_loss, group_l2 = scratch.label_loss, scratch.group_l2
     return EpochResult(params, state, int(t), label_loss, group_l2)
 
 
@@ -431,12 +422,11 @@ def test_predict_row_blocks(n, block_rows, kind, layout):
     plan = make_plan(layout, 3, 3, (4, 2))
     params = make_params(plan, 6)
     X = as_input(prob.X, kind, np.float64)
-    inputs = _engine.split_input(X, np.float64)
     out = np.full((n, 3), np.nan)
+    net = K.Network(params, plan.table, K.TANH)
+    output = K.Output(block_rows, plan.row_width, False, out)
     with _engine.engine_context(2):
-        K._predict_parallel(
-            *inputs, params, plan.table, K.TANH, block_rows, plan.row_width, False, out
-        )
+        K._predict_parallel(*_engine.split_input(X, np.float64), net, output)
     assert_allclose(
         out, _reference_logits(X, params, plan, "tanh"), rtol=1e-12, atol=1e-14
     )
@@ -918,13 +908,8 @@ def test_predict_bitwise_identical_across_threads():
         with _engine.engine_context(n_threads):
             K._predict_parallel(
                 *_engine.split_input(prob.X, np.float64),
-                params,
-                plan.table,
-                K.LOGISTIC,
-                7,
-                plan.row_width,
-                False,
-                out,
+                K.Network(params, plan.table, K.LOGISTIC),
+                K.Output(7, plan.row_width, False, out),
             )
         outs.append(out)
     assert outs[0].tobytes() == outs[1].tobytes()
@@ -1130,3 +1115,138 @@ def test_read_only_input_reuses_the_compiled_engine(kind):
     est._params.flags.writeable = False  # a model loaded read-only
     assert_array_equal(est.predict_proba(X), expected)
     assert len(K._run_task.signatures) == compiled
+
+
+# ------------------------------------------------------------------------------
+# (h) Dropout
+# ------------------------------------------------------------------------------
+
+SEED = 2**63 + 12345  # above int64: the seed is a uint64 throughout
+
+
+def _dropout(input_rate, hidden_rate, seed=SEED):
+    return K.Dropout(np.uint64(seed), input_rate, hidden_rate)
+
+
+def test_dropout_hash_matches_reference():
+    rate = 0.3
+    samples, units = [0, 5, 17, 1000], np.arange(40)
+    # (uint64 results come back to Python as ints: cast them again)
+    key = np.uint64(K._step_key(np.uint64(SEED), np.int64(3)))
+    row_keys = [np.uint64(K._row_key(key, np.int64(i))) for i in samples]
+    got = [
+        [K._keep_scale(r, np.int64(u), rate, 1 / 0.7) for u in units] for r in row_keys
+    ]
+    assert_array_equal(got, ref.dropout_scales(SEED, 3, samples, units, rate))
+    many = ref.dropout_scales(SEED, 1, np.arange(200), np.arange(100), rate)
+    assert set(np.unique(many)) == {0.0, 1 / 0.7}
+    assert abs(np.mean(many == 0.0) - rate) < 0.01
+    other_step = ref.dropout_scales(SEED, 2, np.arange(200), np.arange(100), rate)
+    assert np.mean(other_step != many) > 0.3  # a new mask every step
+
+
+def _dropout_gradient(layout, kind, activation, alpha):
+    """Kernel gradient of one full batch with dropout (2 row chunks), its
+    parameters, and the reference objective with the same masks (keyword
+    arguments of ``ref.flat_loss`` / ``ref.flat_gradient`` but ``params``)."""
+    n, f, hidden, L = 12, 5, (4, 3), 3
+    prob = make_problem(n, f, L, seed=21)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 22)
+    rates = (0.3, 0.4)
+    # One full batch in the natural order at the first step (t = 0 -> step 1).
+    masks = ref.dropout_masks(SEED, 1, np.arange(n), plan.blocks, *rates)
+    for m in masks:  # something dropped and something kept in every layer
+        assert 0 < np.count_nonzero(m) < m.size
+    X = as_input(prob.X, kind, np.float64)
+    grad, _ = kernel_gradient(
+        X, prob, plan, params, activation, alpha, n_chunks=2, dropout=_dropout(*rates)
+    )
+    objective = dict(
+        X=prob.X,
+        Y=prob.Y,
+        blocks=plan.blocks,
+        activation=activation,
+        sample_weight=prob.sw,
+        pos_weight=prob.pos_weight,
+        alpha=alpha,
+        masks=masks,
+    )
+    return grad, params, objective
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dropout_gradient_matches_reference(activation, layout, kind):
+    grad, params, objective = _dropout_gradient(layout, kind, activation, 0.1)
+    expected = ref.flat_gradient(params=params, **objective)
+    assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+    objective["masks"] = None
+    assert not np.allclose(grad, ref.flat_gradient(params=params, **objective))
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh"])
+def test_dropout_gradient_finite_differences(activation, layout, kind):
+    """Central differences of the objective with the step's (fixed) masks."""
+    grad, params, objective = _dropout_gradient(layout, kind, activation, 0.3)
+
+    def loss(p):
+        return ref.flat_loss(params=p, **objective)
+
+    fd = ref.finite_difference_gradient(loss, params)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dropout_bitwise_identical_across_threads(layout, kind):
+    """1 and 2 threads give the same bits; 1 and 2 row chunks the same masks
+    (equal results up to the order of the gradient sums)."""
+    n, f, hidden, L = 96, 6, (8, 5), 4
+    prob = make_problem(n, f, L, seed=90)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 91, scale=0.3)
+    X = as_input(prob.X, kind, np.float64)
+    run = dict(
+        solver="adam",
+        lr=0.01,
+        alpha=1e-3,
+        batch_size=32,
+        order=np.random.RandomState(92).permutation(n),
+        n_opt_chunks=2,
+        dropout=_dropout(0.2, 0.3),
+    )
+    a, b = (
+        kernel_epoch(X, prob, plan, params, "tanh", n_chunks=2, n_threads=k, **run)
+        for k in (1, 2)
+    )
+    assert a.t == b.t == 3
+    assert a.params.tobytes() == b.params.tobytes()
+    assert a.state.tobytes() == b.state.tobytes()
+    assert a.label_loss.tobytes() == b.label_loss.tobytes()
+    one_chunk = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=1, **run)
+    assert_allclose(one_chunk.params, a.params, rtol=1e-10, atol=1e-13)
+    run["dropout"] = None
+    plain = kernel_epoch(X, prob, plan, params, "tanh", n_chunks=2, **run)
+    assert not np.allclose(plain.params, a.params)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dropout_rate_zero_is_no_dropout(layout, kind):
+    n, f, hidden, L = 40, 5, (6, 4), 3
+    prob = make_problem(n, f, L, seed=30)
+    plan = make_plan(layout, f, L, hidden)
+    params = make_params(plan, 31)
+    X = as_input(prob.X, kind, np.float64)
+    run = dict(solver="adam", lr=0.01, alpha=1e-3, batch_size=16, n_chunks=2)
+    plain = kernel_epoch(X, prob, plan, params, "relu", **run)
+    zero = kernel_epoch(
+        X, prob, plan, params, "relu", dropout=_dropout(0.0, 0.0, seed=7), **run
+    )
+    assert zero.params.tobytes() == plain.params.tobytes()
+    assert zero.state.tobytes() == plain.state.tobytes()
+    assert zero.label_loss.tobytes() == plain.label_loss.tobytes()
