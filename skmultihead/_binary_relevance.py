@@ -81,8 +81,10 @@ class BinaryRelevanceMLPClassifier(BaseMultiLabelMLP):
     ... ).fit(X, Y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 4)
-    >>> clf.coefs_[0].shape
-    (4, 20, 16)
+    >>> clf.n_members_  # 5 cross-fitted networks per label (cv='auto')
+    5
+    >>> clf.coefs_[0].shape  # (member, label, n_features, hidden units)
+    (5, 4, 20, 16)
     """
 
     _shared_trunk = False
