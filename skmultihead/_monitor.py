@@ -211,7 +211,10 @@ class _Monitor:
         )
         val_loss = _bce_per_label(logits, Yv, swv)
         # Reported: each member's summed loss on its own held-out rows, averaged
-        # over members (``scale``); stopping compares the raw per-unit sums.
+        # over members (``scale``). Stopping compares the raw per-unit sums,
+        # which under cross-fitting are each fold's loss times the fold's share
+        # of the rows (1/k): ``tol`` then acts as k * tol on the fold's own loss
+        # (the measured defaults were tuned with this; see the closing note).
         est.validation_loss_curve_.append(float((val_loss * scale).sum()))
         if self.scorer is not None:
             view = copy.copy(est)
