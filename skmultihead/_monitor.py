@@ -214,7 +214,7 @@ class _Monitor:
         # over members (``scale``). Stopping compares the raw per-unit sums,
         # which under cross-fitting are each fold's loss times the fold's share
         # of the rows (1/k): ``tol`` then acts as k * tol on the fold's own loss
-        # (the measured defaults were tuned with this; see the closing note).
+        # (the defaults were measured with this behaviour).
         est.validation_loss_curve_.append(float((val_loss * scale).sum()))
         if self.scorer is not None:
             view = copy.copy(est)
