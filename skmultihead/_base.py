@@ -29,7 +29,6 @@ from ._crossfit import (  # noqa: F401 (the 'auto' values, for the docs and test
     AUTO_THRESHOLD,
     PLAIN_ALPHA,
     CrossFitMixin,
-    _held_out_loss,
 )
 from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
 from ._layout import LayoutMixin
@@ -44,6 +43,7 @@ from ._thresholds import (  # noqa: F401 (names of the tests)
 )
 from ._validation import MAX_BALANCED_POS_WEIGHT, InputValidationMixin  # noqa: F401
 from ._warnings import TrainingInterruptedWarning, warn_user
+from .metrics import multilabel_log_loss
 
 SKLEARN_PARITY = dict(
     hidden_layer_sizes=(100,),
@@ -355,7 +355,6 @@ class BaseMultiLabelMLP(
         # and no weight leaves the training dtype's range.
         _, exponent = np.frexp(sample_weight.max())
         sample_weight = np.ldexp(sample_weight, 1 - exponent)
-        self._weight_exponent = int(exponent) - 1  # alpha_ undoes the rescaling
         dtype = X.dtype
         hidden = self._hidden_sizes()
         self._dropout_rates()  # validated before anything is drawn or changed
@@ -366,10 +365,9 @@ class BaseMultiLabelMLP(
         # own fold (see _member_targets); partial_fit trains every member on
         # every row.
         cross_fit = self._cv_option is not None
-        alphas = self._alpha_candidates(
+        alpha_values = self._alpha_candidates(
             reuse, incremental, cross_fit or X_val is not None
         )
-        alphas = np.ldexp(alphas, 1 - exponent)
         if cross_fit and self._early_stopping and self.scoring is not None:
             raise ValueError(
                 "scoring is not supported with cross-fitting (cv): every fold's "
@@ -379,7 +377,7 @@ class BaseMultiLabelMLP(
         if reuse and incremental:
             n_members = self._n_members()
         else:
-            n_members = alphas.size * self.n_members
+            n_members = alpha_values.size * self.n_members
             n_members *= self._n_folds() if cross_fit else 1
         if reuse:
             self._check_same_architecture(X.shape[1], Y.shape[1], hidden, n_members)
@@ -419,7 +417,8 @@ class BaseMultiLabelMLP(
             incremental=incremental,
             fresh_optimizer=not incremental or not reuse,
             fresh_params=not reuse,
-            alphas=alphas,
+            alpha_values=alpha_values,
+            alphas=np.ldexp(alpha_values, 1 - exponent),
         )
         return self
 
@@ -507,8 +506,11 @@ class BaseMultiLabelMLP(
         incremental,
         fresh_optimizer,
         fresh_params,
+        alpha_values,
         alphas,
     ):
+        """One fit or ``partial_fit`` call on validated data. ``alphas`` are the
+        L2 candidates ``alpha_values`` rescaled with the sample weights."""
         plan = self._plan
         dtype = X.dtype
         Y_labels = Y
@@ -638,7 +640,7 @@ class BaseMultiLabelMLP(
         self._opt_state = state
         self._adam_t = adam_t
         self._group_lr = group_lr
-        self.alpha_ = float(np.ldexp(alphas[0], self._weight_exponent))
+        self.alpha_ = float(alpha_values[0])
         if incremental:
             return
         n_alphas = alphas.size
@@ -649,10 +651,18 @@ class BaseMultiLabelMLP(
             )
         if n_alphas > 1:
             P, Y_held, sw_held = held_out
-            losses = np.array([_held_out_loss(Pa, Y_held, sw_held) for Pa in P])
+            # The held-out loss of each candidate (P float64: eps as log_loss's).
+            losses = np.array(
+                [
+                    multilabel_log_loss(
+                        Y_held, Pa.astype(np.float64), sample_weight=sw_held
+                    )
+                    for Pa in P
+                ]
+            )
             best = int(np.argmin(losses))
             self.alpha_losses_ = losses
-            self.alpha_ = float(np.ldexp(alphas[best], self._weight_exponent))
+            self.alpha_ = float(alpha_values[best])
             self._keep_members(
                 np.flatnonzero(self._member_alpha(np.arange(M), n_alphas) == best)
             )

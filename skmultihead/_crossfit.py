@@ -19,19 +19,6 @@ AUTO_THRESHOLD = "f1_shrunk"
 PLAIN_ALPHA = 1e-4  # alpha='auto' without held-out data (MLPClassifier's)
 
 
-def _held_out_loss(P, Y, sample_weight):
-    """Sample-weighted mean over rows of the BCE summed over labels (NaN labels
-    skipped), from probabilities clipped as scikit-learn's ``log_loss`` does."""
-    eps = np.finfo(np.float64).eps
-    P = np.clip(P.astype(np.float64), eps, 1.0 - eps)
-    observed = ~np.isnan(Y)
-    Yz = np.where(observed, Y, 0.0)
-    terms = -(Yz * np.log(P) + (1.0 - Yz) * np.log1p(-P))
-    return float(sample_weight @ np.where(observed, terms, 0.0).sum(axis=1)) / float(
-        sample_weight.sum()
-    )
-
-
 class CrossFitMixin:
     """'auto' options, members and folds, held-out choices of alpha and
     thresholds."""
@@ -173,12 +160,12 @@ class CrossFitMixin:
             )
         return folds
 
-    def _member_fold(self, m):
-        return (m // self.n_members) % self._n_folds()
-
     # Members are ordered (alpha candidate, fold, seed): member m has seed
     # m % n_members, fold (m // n_members) % n_folds and alpha candidate
     # m // (n_members * n_folds) (n_folds = 1 without cross-fitting).
+
+    def _member_fold(self, m):
+        return (m // self.n_members) % self._n_folds()
 
     def _member_alpha(self, m, n_alphas):
         return m // (self._n_members() // n_alphas)

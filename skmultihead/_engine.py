@@ -250,7 +250,6 @@ class LayerPlan:
                 owner[self.bias_slice(i)] = owner_of(i, "b")
             self._owner = owner
             self.segments = _segments(owner, layer_bounds)
-        self._group_index = {}
 
     @property
     def owner(self):
@@ -258,12 +257,6 @@ class LayerPlan:
         if self._owner is None:
             return np.zeros(self.n_params, dtype=np.int64)
         return self._owner
-
-    def group_index(self, group):
-        """Indices of the parameters of one convergence group (cached)."""
-        if group not in self._group_index:
-            self._group_index[group] = np.flatnonzero(self.owner == group)
-        return self._group_index[group]
 
     @property
     def n_features(self):

@@ -96,7 +96,6 @@ class _Monitor:
         self.n_epochs = 0
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
-        self._unit_indices = {}
         self._unit_of_param = None
 
     def any_active(self):
@@ -174,16 +173,6 @@ class _Monitor:
         if self._unit_of_param is None:
             self._unit_of_param = self.unit_of_group[self.plan.owner]
         np.copyto(self.best_params, self.params, where=units[self._unit_of_param])
-
-    def _unit_index(self, u):
-        if self.n_units == 1:
-            return slice(None)
-        if self.n_units == self.plan.n_groups:
-            return self.plan.group_index(u)
-        if u not in self._unit_indices:
-            owner_unit = self.unit_of_group[self.plan.owner]
-            self._unit_indices[u] = np.flatnonzero(owner_unit == u)
-        return self._unit_indices[u]
 
     def _trigger_stopping(self, u, group_lr):
         est = self.est

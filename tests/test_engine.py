@@ -139,7 +139,6 @@ def test_offsets_of_a_block_diagonal_plan():
         plan.owner[plan.weight_slice(1)], np.repeat([0, 1, 2], 5)
     )
     np.testing.assert_array_equal(plan.owner[plan.bias_slice(1)], [0, 1, 2])
-    np.testing.assert_array_equal(plan.group_index(1), np.flatnonzero(plan.owner == 1))
 
 
 @pytest.mark.parametrize("name", PLANS)

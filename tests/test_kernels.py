@@ -1056,8 +1056,6 @@ def test_plan_segments_cover_every_parameter_once(layout, hidden):
     assert np.all(np.isin(layer_starts, seg[:, 0]))  # no segment straddles layers
     for start, stop, group in seg:
         assert np.all(plan.owner[start:stop] == group)
-    for g in range(plan.n_groups):
-        assert_array_equal(plan.group_index(g), np.flatnonzero(plan.owner == g))
 
 
 def test_task_call_checks_the_signature(monkeypatch):

@@ -54,9 +54,8 @@ def _name(est):
 
 
 def _assert_same_plan(a, b):
-    """Every attribute of two layer plans is equal (group index cache aside)."""
+    """Every attribute of two layer plans is equal."""
     va, vb = dict(vars(a)), dict(vars(b))
-    va.pop("_group_index", None), vb.pop("_group_index", None)
     assert va.keys() == vb.keys()
     for key in va:
         if isinstance(va[key], np.ndarray):
