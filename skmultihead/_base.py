@@ -374,6 +374,10 @@ class BaseMultiLabelMLP(
                 "networks stop on their own held-out fold's cross-entropy. Use "
                 "cv=None (one validation split) to early-stop on a scorer."
             )
+        folds = None
+        if cross_fit and not isinstance(self._cv_option, numbers.Integral):
+            # Given splits draw nothing: run them now, they give the fold count.
+            folds = self._fold_assignment(X, Y, sample_weight)
         if reuse and incremental:
             n_members = self._n_members()
         else:
@@ -392,9 +396,9 @@ class BaseMultiLabelMLP(
             self._initialize(X.shape[1], Y.shape[1], hidden, dtype, n_members)
 
         val = None
-        folds = None
         if cross_fit:
-            folds = self._fold_assignment(X, Y, sample_weight)
+            if folds is None:  # int cv: drawn after the weights
+                folds = self._fold_assignment(X, Y, sample_weight)
         elif not incremental:
             X, Y, Y_user, sample_weight, val = self._validation_data(
                 X, Y, Y_user, sample_weight, X_val, Y_val
@@ -460,6 +464,7 @@ class BaseMultiLabelMLP(
         self.best_validation_score_ = -np.inf if self._early_stopping else None
         self.best_loss_ = None if self._early_stopping else np.inf
         self._unit_best_loss = None
+        self.__dict__.pop("alpha_losses_", None)  # set again if alpha is chosen
         self.threshold_ = self._fixed_threshold(n_outputs)
         self.pos_weight_ = np.ones(n_outputs)
 

@@ -49,6 +49,9 @@ class CrossFitMixin:
         held_out = cv is not None or (has_x_val and not incremental)
         es = self.early_stopping
         self._cv_option = cv
+        # An int is the number of folds; a splitter or iterable tells it when
+        # _fold_assignment runs it (before the members are laid out).
+        self._cv_n_folds = int(cv) if isinstance(cv, numbers.Integral) else None
         if isinstance(es, str):
             es = held_out or (scored and not incremental)
         self._early_stopping = bool(es)
@@ -94,20 +97,14 @@ class CrossFitMixin:
         return alphas
 
     def _n_folds(self):
-        """Number of cross-fitting folds of ``cv`` (None without cross-fitting)."""
-        cv = self._cv_option
-        if cv is None:
-            return None
-        if isinstance(cv, numbers.Integral):
-            return int(cv)
-        if hasattr(cv, "get_n_splits"):
-            return int(cv.get_n_splits())
-        return len(list(cv))
+        """Number of cross-fitting folds of this fit (None without)."""
+        return self._cv_n_folds
 
     def _fold_assignment(self, X, Y, sample_weight):
         """Cross-fitting fold of every training row: multilabel-stratified folds
-        for an int ``cv``, else the test folds of the given splitter or splits
-        (which must cover every row exactly once)."""
+        for an int ``cv`` (drawn with the estimator's random stream), else the
+        test folds of the given splitter or splits, run once here (they must
+        cover every row exactly once; a generator is consumed)."""
         n_samples = Y.shape[0]
         cv = self._cv_option
         if isinstance(cv, numbers.Integral):
@@ -150,8 +147,7 @@ class CrossFitMixin:
                     f"once, in at least 2 folds (got {n_folds} folds covering "
                     f"{int(np.sum(folds >= 0))} of {n_samples} rows)."
                 )
-            if n_folds != self._n_folds():
-                raise ValueError("cv gave a different number of folds than it said.")
+            self._cv_n_folds = n_folds
         fold_weight = np.bincount(folds, weights=sample_weight, minlength=n_folds)
         if not np.all(fold_weight > 0):
             raise ValueError(

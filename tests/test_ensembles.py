@@ -198,6 +198,28 @@ def test_cross_fitted_early_stopping_restores_each_members_best():
     assert est.best_validation_score_ == max(est.validation_scores_)
 
 
+def test_cv_generators_and_splitters_that_need_x():
+    """A generator of splits is run once (not consumed to count its folds), and
+    a splitter whose fold count depends on X (LeaveOneOut) works."""
+    from sklearn.model_selection import KFold, LeaveOneOut
+
+    X, Y = _data(n_samples=60)
+    listed = make(MultiHeadMLPClassifier, cv=list(KFold(3).split(X))).fit(X, Y)
+    gen = make(MultiHeadMLPClassifier, cv=(s for s in KFold(3).split(X))).fit(X, Y)
+    assert gen.n_members_ == 3
+    assert_array_equal(gen.predict_proba(X), listed.predict_proba(X))
+    loo = make(MultiHeadMLPClassifier, cv=LeaveOneOut(), max_iter=2)
+    assert loo.fit(X[:12], Y[:12]).n_members_ == 12
+
+
+def test_alpha_losses_belong_to_the_last_fit():
+    X, Y = _data()
+    est = make(MultiHeadMLPClassifier, cv=3, alpha=[1e-3, 1.0]).fit(X, Y)
+    assert est.alpha_losses_.shape == (2,)
+    est.set_params(alpha=1e-3).fit(X, Y)
+    assert not hasattr(est, "alpha_losses_")
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_integer_cv_is_multilabel_stratified_and_deterministic(cls):
     X, Y = _data(n_samples=100)
