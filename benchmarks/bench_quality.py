@@ -110,7 +110,11 @@ from scipy import sparse  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin, clone  # noqa: E402
 
 import skmultihead  # noqa: E402
-from skmultihead._compare import make_model, multilabel_scores, versions  # noqa: E402
+from skmultihead._compare import (  # noqa: E402
+    fit_and_score,
+    make_model,
+    versions,
+)
 from skmultihead.datasets import load_arff  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
@@ -212,31 +216,6 @@ class ConstantSafe(ClassifierMixin, BaseEstimator):
         if self.estimator_ is None:
             return np.full(X.shape[0], self.constant_, dtype=np.int64)
         return np.asarray(self.estimator_.predict(self._X(X))).astype(np.int64)
-
-
-def positive_scores(model, X, n_labels):
-    """``(n, n_labels)`` probabilities of the positive class of each label.
-
-    Multi-output estimators (forests, kNN, MultiOutputClassifier) return a
-    list with one ``(n, n_classes_k)`` array per label; the column of class 1
-    is taken (all zeros where the training split had no positive).
-    """
-    P = model.predict_proba(X)
-    if isinstance(P, list):
-        clf = model[-1] if hasattr(model, "steps") else model
-        cols = []
-        for p, classes in zip(P, clf.classes_):
-            classes = list(np.asarray(classes))
-            p = np.asarray(p)
-            cols.append(p[:, classes.index(1)] if 1 in classes else np.zeros(len(p)))
-        P = np.column_stack(cols)
-    P = P.toarray() if sparse.issparse(P) else np.asarray(P)
-    P = P.astype(np.float64, copy=False)
-    if P.shape != (X.shape[0], n_labels):
-        raise ValueError(
-            f"label scores of shape {P.shape}, expected {(X.shape[0], n_labels)}"
-        )
-    return P
 
 
 # ---------------------------------------------------------------------------
@@ -516,49 +495,14 @@ def load_split(data_dir, name):
 # ---------------------------------------------------------------------------
 
 
-def _n_iter(clf):
-    n_iter = getattr(clf, "n_iter_", None)
-    if n_iter is None:
-        return None
-    return int(np.max(n_iter))
-
-
-def _warnings(caught):
-    seen = {}
-    for w in caught:
-        message = str(w.message).splitlines()[0] if str(w.message) else ""
-        text = f"{w.category.__name__}: {message[:160]}"
-        seen[text] = seen.get(text, 0) + 1
-    return [{"warning": t, "count": n} for t, n in seen.items()]
-
-
 def run_one(clf, X_train, Y_train, X_test, Y_test, threads):
-    """Fit ``clf`` behind the scaler and score it on the test split."""
-    from threadpoolctl import threadpool_limits
-
+    """Fit ``clf`` behind the scaler and score it on the test split (the
+    ``compare`` command's :func:`~skmultihead._compare.fit_and_score`)."""
     model = make_model(clf, X_train)
-    limit = threadpool_limits(limits=threads) if threads else contextlib.nullcontext()
-    with limit, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        start = time.perf_counter()
-        model.fit(X_train, Y_train)
-        fit_time = time.perf_counter() - start
-        start = time.perf_counter()
-        Y_pred = model.predict(X_test)
-        P = positive_scores(model, X_test, Y_test.shape[1])
-        predict_time = time.perf_counter() - start
-    Y_pred = Y_pred.toarray() if sparse.issparse(Y_pred) else np.asarray(Y_pred)
-    result = {
-        k: float(v)
-        for k, v in multilabel_scores(Y_test, Y_pred.astype(np.int64), P).items()
-    }
-    result.update(
-        fit_time=fit_time,
-        predict_time=predict_time,
-        n_iter=_n_iter(model[-1]),
-        estimator=repr(model),
-        warnings=_warnings(caught),
-    )
+    result = fit_and_score(model, X_train, Y_train, X_test, Y_test, threads=threads)
+    if isinstance(result["n_iter"], list):  # per-label epochs: the longest
+        result["n_iter"] = max(result["n_iter"])
+    result["estimator"] = repr(model)
     return result
 
 

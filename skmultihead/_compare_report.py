@@ -55,14 +55,25 @@ def label_scores(model, X, n_labels):
     """``(n_samples, n_labels)`` matrix of per-label probabilities (or scores).
 
     Handles the output shapes of the estimators used here and of multi-output
-    meta-estimators (a list of ``(n, 2)`` arrays).
+    estimators (forests, kNN, ``MultiOutputClassifier``), which return a list
+    with one ``(n, n_classes_k)`` array per label: the column of class 1 is
+    taken, all zeros for a label that had no positive in the training data.
     """
     if hasattr(model, "predict_proba"):
         P = model.predict_proba(X)
     else:
         P = model.decision_function(X)
     if isinstance(P, list):
-        P = np.column_stack([np.asarray(p)[:, -1] for p in P])
+        clf = model[-1] if hasattr(model, "steps") else model
+        per_label = getattr(clf, "classes_", None)
+        if per_label is None:
+            per_label = [[0, 1]] * len(P)
+        columns = []
+        for p, classes in zip(P, per_label):
+            classes = list(np.asarray(classes))
+            p = np.asarray(p)
+            columns.append(p[:, classes.index(1)] if 1 in classes else np.zeros(len(p)))
+        P = np.column_stack(columns)
     P = _dense(P).astype(np.float64, copy=False)
     if P.ndim == 1:
         P = P.reshape(-1, 1)

@@ -44,3 +44,19 @@ def test_format_table_marks_best():
         ["a", "b"], [summary, better], fmt="markdown"
     )
     assert "**0.900 ± 0.000**" in markdown
+
+
+def test_label_scores_of_a_multi_output_estimator_with_a_constant_label():
+    """Forests return one (n, n_classes) array per label; a label with no
+    positive in training has the single class 0, so its score is 0, not the
+    probability of class 0."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    Y = (rng.uniform(size=(40, 3)) < 0.5).astype(int)
+    Y[:, 1] = 0
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y)
+    P = _compare_report.label_scores(forest, X, 3)
+    np.testing.assert_array_equal(P[:, 1], 0.0)
+    np.testing.assert_array_equal(P[:, 0], forest.predict_proba(X)[0][:, 1])
