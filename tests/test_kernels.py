@@ -1070,7 +1070,8 @@ def test_task_call_checks_the_signature(monkeypatch):
         address, sig = real(*args)
         return address, np.int64(sig + 1)
 
-    monkeypatch.setattr(K, "_task_address", wrong_hash)
+    # Where the entry points look it up.
+    monkeypatch.setattr(K._tasks, "_task_address", wrong_hash)
     with pytest.raises(RuntimeError, match="signature mismatch"):
         _engine.predict_raw(X, params, plan, _engine.ACTIVATION_CODES["relu"], True)
 
@@ -1248,3 +1249,34 @@ def test_dropout_rate_zero_is_no_dropout(layout, kind):
     assert zero.params.tobytes() == plain.params.tobytes()
     assert zero.state.tobytes() == plain.state.tobytes()
     assert zero.label_loss.tobytes() == plain.label_loss.tobytes()
+
+
+def test_cache_entries_carry_the_stamp_of_every_kernel_source(tmp_path):
+    """numba invalidates a cached function only when its own file changes, but a
+    kernel holds the code of helpers from the package's other files: every
+    kernel's cache name carries a stamp of all the sources, which changes when
+    any one of them does."""
+    import shutil
+    from pathlib import Path
+
+    from skmultihead._kernels import _core
+
+    package = Path(_core.__file__).parent
+    assert K._STAMP == _core._source_stamp(package)
+    copy = tmp_path / "kernels"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert _core._source_stamp(copy) == K._STAMP
+    helper = copy / "_loss.py"
+    helper.write_text(helper.read_text() + "\n# an edit to a helper\n")
+    assert _core._source_stamp(copy) != K._STAMP
+    if K._CACHE:
+        dispatchers = [
+            obj
+            for module in (K._core, K._dropout, K._forward, K._loss)
+            + (K._backward, K._update, K._tasks)
+            for obj in vars(module).values()
+            if hasattr(obj, "py_func") and obj.py_func.__module__ == module.__name__
+        ]
+        assert len(dispatchers) > 30
+        for dispatcher in dispatchers:
+            assert dispatcher.py_func.__qualname__.endswith("_" + K._STAMP)

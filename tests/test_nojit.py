@@ -82,7 +82,7 @@ def test_direct_call_fallback_gives_the_same_results(kind, monkeypatch):
     )
     with pytest.warns(Warning):  # ConvergenceWarning
         expected = est.fit(X, Y).predict_proba(X)
-    monkeypatch.setattr(K, "_BY_ADDRESS", False)
+    monkeypatch.setattr(K._tasks, "_BY_ADDRESS", False)
     assert K._task_address("fit", (), lambda: ()) == (None, 0)
     with pytest.warns(Warning):
         got = est.fit(X, Y).predict_proba(X)

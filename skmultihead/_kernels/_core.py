@@ -1,0 +1,203 @@
+"""JIT options, constants, argument bundles and the small helpers that every
+kernel module uses (the conventions are in the package docstring)."""
+
+import warnings
+import zlib
+from collections import namedtuple
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+
+def _disk_cache_available():
+    """Whether numba can write a disk cache for this module.
+
+    In a read-only installation with no writable ``NUMBA_CACHE_DIR`` or user
+    cache directory, ``cache=True`` makes the decoration itself fail ("no
+    locator available"); the kernels then compile in memory instead, once per
+    process.
+    """
+    try:
+        njit(cache=True)(_probe_function)
+    except RuntimeError:
+        return False
+    return True
+
+
+def _probe_function():  # a function of this file, for the cache probe
+    return 0
+
+
+# Every fast-math flag except 'nnan'/'ninf' so that NaN guards survive
+# (``np.isnan(nan)`` is False under full fastmath; UMAP #1228).
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_CACHE = _disk_cache_available()
+if not _CACHE:
+    warnings.warn(
+        "skmultihead cannot write numba's disk cache (read-only installation and "
+        "no writable NUMBA_CACHE_DIR); its kernels are compiled in memory in every "
+        "new process. Set NUMBA_CACHE_DIR to a writable directory to cache them.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+# error_model="numpy": a float division by zero gives inf/nan instead of raising
+# ZeroDivisionError. The Python model's check before every division keeps loops
+# from vectorising (measured: Adam's update 9 ns/parameter scalar vs about 1 ns
+# vectorised); no kernel divides by a quantity that can be zero.
+_JIT = dict(cache=_CACHE, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+_JIT_PARALLEL = dict(_JIT, parallel=True)
+# Tiny helpers, and the functions that have a single caller (_chunk_step,
+# _output_delta, _backward_rows, _optimizer_chunk, _predict_block: all inlined
+# into _run_task), are inlined at the numba IR level: each separately compiled
+# function costs a full compilation pipeline, and numba re-optimises and
+# re-compiles every callee inside each caller's module, so fewer, flatter
+# functions compile faster.
+_JIT_INLINE = dict(_JIT, inline="always")
+
+
+def _source_stamp(directory=Path(__file__).parent):
+    """CRC32 of the sources of every module in ``directory`` (this package), as 8
+    hex digits."""
+    crc = 0
+    for path in sorted(Path(directory).glob("*.py")):
+        try:
+            crc = zlib.crc32(path.read_bytes(), crc)
+        except OSError:  # pragma: no cover - sources not readable
+            return "nostamp"
+    return f"{crc:08x}"
+
+
+# numba's disk cache keys a compiled function by the file that defines it: its
+# index is invalidated when that file changes, not when a helper it calls (and
+# whose code it holds) changes in another file. numba names a function's cache
+# files after its qualified name, so every kernel's qualified name carries the
+# stamp of all this package's sources: an edit to any kernel module gives every
+# kernel new cache entries, and a stale one is never loaded.
+_STAMP = _source_stamp()
+
+
+def _compiled(options):
+    def decorate(function):
+        if options["cache"]:
+            function.__qualname__ = f"{function.__qualname__}_{_STAMP}"
+        return njit(**options)(function)
+
+    return decorate
+
+
+jit = _compiled(_JIT)
+jit_inline = _compiled(_JIT_INLINE)
+jit_parallel = _compiled(_JIT_PARALLEL)
+
+# Activation codes (mapped from strings in Python).
+IDENTITY, LOGISTIC, TANH, RELU = 0, 1, 2, 3
+# Solver codes.
+SGD, ADAM = 0, 1
+# Integer constants passed to jitted helpers. A literal argument (``f(0)``)
+# makes numba compile a separate specialisation for ``Literal[int](0)`` (and
+# again for every callee it reaches), nearly doubling the cold compile time;
+# these are plain int64 values.
+_ZERO = np.int64(0)
+_ONE = np.int64(1)
+# Column indices of the layer table.
+W_OFF, B_OFF, N_BLOCKS, FAN_IN, FAN_OUT, ACT_OFF = 0, 1, 2, 3, 4, 5
+# Row counts up to which dense products are hand-written loops instead of BLAS
+# calls: cheaper for a few rows, and free of BLAS threading.
+SMALL_ROWS = 16
+# Positions in the float hyper-parameter vector. Optional entries from
+# H_GROUP_ALPHA on scale alpha per convergence group (members trained with
+# different L2 strengths in one pass); without them every group uses alpha.
+H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM, H_GROUP_ALPHA = 0, 1, 2, 3, 4, 5
+
+# --------------------------------------------------------------------------------
+# Argument bundles
+# --------------------------------------------------------------------------------
+# The kernels take their arguments in a few named tuples (numba types a named
+# tuple by its class and the types of its fields), each written once here.
+#
+# The CSR arrays travel apart from the dense matrix ``X``, in their own bundle
+# that is None for dense input: numba prunes an ``if csr is None`` branch when
+# ``csr`` is an argument of the function being compiled, but not when it is a
+# field of a tuple (checked: the dead branch is then typed, and fails to type).
+# So only functions that receive ``csr`` as an argument branch on it
+# (:func:`_first_layer`, :func:`_first_layer_segment_grad`), and a dense fit
+# compiles no sparse code.
+
+CSR = namedtuple("CSR", "data indices indptr colptr crow cval")
+CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr`` and the column scratch.
+
+``colptr, crow, cval`` have one row per row chunk (:func:`_batch_columns`) in
+training, and no columns in prediction (the rows are then read directly)."""
+Targets = namedtuple("Targets", "Y sw pos_weight")
+Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights."""
+Network = namedtuple("Network", "params layers act_code")
+Network.__doc__ = """Flat parameters, layer table and hidden activation code."""
+Optimizer = namedtuple(
+    "Optimizer", "state n_weights segments frozen group_lr solver nesterov hyper"
+)
+Optimizer.__doc__ = """Optimizer state and settings (see :func:`_fit_epoch_kernel`)."""
+Scratch = namedtuple(
+    "Scratch", "acts deltas Xb grads loss_parts sq_parts label_loss group_l2"
+)
+Scratch.__doc__ = """Buffers of one fit; ``grads`` has one row per row chunk and
+``sq_parts`` one per optimizer chunk, which fixes the chunking."""
+Step = namedtuple("Step", "rows inv_sw_sum adam_scale l2_scale drop_key")
+Step.__doc__ = """Sample index of each batch row and the scalars of one optimizer
+step, made by the epoch kernel: batch weight, Adam scale, L2 scale and the
+step's dropout key (:func:`_step_key`)."""
+Dropout = namedtuple("Dropout", "seed input_rate hidden_rate")
+Dropout.__doc__ = """Dropout of a fit: ``seed`` (uint64) and the rates of the
+input units and of the hidden units, in ``[0, 1)`` (see :func:`_keep_scale`).
+
+None instead (no dropout; prediction) compiles no dropout code: like ``csr``, it
+is only tested against None where it is a function argument."""
+_NO_KEY = np.uint64(0)
+Output = namedtuple("Output", "block_rows row_width sigmoid out")
+Output.__doc__ = """Prediction settings and result (placeholders in training)."""
+TaskArgs = namedtuple("TaskArgs", "X csr targets net opt scratch step dropout output")
+TaskArgs.__doc__ = """Everything a task of :func:`_run_task` may read or write."""
+
+
+@jit_inline
+def _sigmoid(z):
+    # Branch on the sign so that exp never overflows.
+    if z >= 0.0:
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z)
+    return e / (1.0 + e)
+
+
+@jit_inline
+def _chunk_bounds(c, n_chunks, n_rows):
+    return (c * n_rows) // n_chunks, ((c + 1) * n_rows) // n_chunks
+
+
+@jit_inline
+def _layer_view(buf, layers, layer, rows):
+    """2-D view ``(rows, width)`` of one layer's slot in a flat row buffer.
+
+    A buffer laid out for ``rows`` rows holds each layer's ``(rows, width)`` block
+    one after the other, so the slot starts at ``rows * layers[layer, ACT_OFF]``.
+    """
+    width = layers[layer, N_BLOCKS] * layers[layer, FAN_OUT]
+    off = rows * layers[layer, ACT_OFF]
+    return buf[off : off + rows * width].reshape(rows, width)
+
+
+@jit_inline
+def _dense_weights(params, layers, layer):
+    w_off = layers[layer, W_OFF]
+    fan_in = layers[layer, FAN_IN]
+    fan_out = layers[layer, FAN_OUT]
+    return params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
+
+
+@jit_inline
+def _block_weights(params, layers, layer):
+    w_off = layers[layer, W_OFF]
+    n_blocks = layers[layer, N_BLOCKS]
+    fan_in = layers[layer, FAN_IN]
+    fan_out = layers[layer, FAN_OUT]
+    size = n_blocks * fan_in * fan_out
+    return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)

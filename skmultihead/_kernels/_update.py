@@ -1,0 +1,148 @@
+"""Optimizer update (Adam or SGD with momentum) of a chunk of parameter
+segments; the sparse first layer's gradient is computed here."""
+
+import numpy as np
+
+from ._backward import _first_layer_segment_grad
+from ._core import (
+    _ZERO,
+    ADAM,
+    FAN_IN,
+    FAN_OUT,
+    H_BETA1,
+    H_BETA2,
+    H_EPS,
+    H_GROUP_ALPHA,
+    H_MOMENTUM,
+    _chunk_bounds,
+    _layer_view,
+    jit,
+    jit_inline,
+)
+
+# --------------------------------------------------------------------------------
+# Optimizer
+# --------------------------------------------------------------------------------
+
+
+@jit
+def _optimizer_segment(
+    start,
+    stop,
+    params,
+    grads,
+    n_parts,
+    state,
+    lr,
+    l2_scale,
+    solver,
+    nesterov,
+    adam_scale,
+    hyper,
+):
+    """Update ``params[start:stop]``, one group's weights or biases, in place.
+
+    ``g = sum_{c < n_parts} grads[c] + l2_scale * w`` (the L2 term is added here
+    so that the backward pass never touches it; ``l2_scale`` is 0 for biases);
+    Adam with the
+    bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)``
+    folded into the step size (sklearn's formulation), or SGD with (Nesterov)
+    momentum. The chunks' partial gradients are first summed into ``grads[0]``,
+    so that the update loops are branch-free and vectorise.
+
+    Returns
+    -------
+    sq : float
+        Sum of the squared parameters before the update.
+    """
+    # Loops run over slices from 0: with range(start, stop) numba cannot prove
+    # the index non-negative, keeps its wrap-around check and the loop does not
+    # vectorise (measured: Adam 4.7 vs 1.2 ns/parameter).
+    p_ = params[start:stop]
+    g0 = grads[0, start:stop]
+    for c in range(1, n_parts):
+        gc = grads[c, start:stop]
+        for i in range(g0.shape[0]):
+            g0[i] += gc[i]
+    sq = 0.0
+    if solver == ADAM:
+        beta1 = hyper[H_BETA1]
+        beta2 = hyper[H_BETA2]
+        eps = hyper[H_EPS]
+        step = lr * adam_scale
+        m_ = state[0, start:stop]
+        v_ = state[1, start:stop]
+        for i in range(p_.shape[0]):
+            p = p_[i]
+            g = g0[i] + l2_scale * p
+            sq += p * p
+            m = beta1 * m_[i] + (1.0 - beta1) * g
+            v = beta2 * v_[i] + (1.0 - beta2) * g * g
+            m_[i] = m
+            v_[i] = v
+            p_[i] = p - step * m / (np.sqrt(v) + eps)
+    else:
+        momentum = hyper[H_MOMENTUM]
+        vel = state[0, start:stop]
+        for i in range(p_.shape[0]):
+            p = p_[i]
+            g = g0[i] + l2_scale * p
+            sq += p * p
+            velocity = momentum * vel[i] - lr * g
+            vel[i] = velocity
+            # (loop-invariant branch: unswitched by the compiler)
+            if nesterov:
+                p_[i] = p + momentum * velocity - lr * g
+            else:
+                p_[i] = p + velocity
+    return sq
+
+
+@jit_inline
+def _optimizer_chunk(c, n_chunks, args):
+    """Optimizer update of the segments of chunk ``c`` (:class:`TaskArgs`
+    ``args``).
+
+    ``args.opt.segments`` rows are ``[start, stop, group]``: runs of parameters
+    of one convergence group, never straddling the weights/biases boundary
+    ``n_weights``. Frozen groups are skipped; each group has its own learning
+    rate. Squared-weight sums go to ``sq_parts[c, group]``.
+
+    For CSR input (``args.csr`` not None), the first layer's weight gradient is
+    computed here, segment by segment, from the batch's columns and the first
+    layer's deltas (:func:`_sparse_weight_grad`).
+    """
+    net, opt, scratch, step = args.net, args.opt, args.scratch, args.step
+    params, layers, segments = net.params, net.layers, opt.segments
+    grads, sq_parts = scratch.grads, scratch.sq_parts
+    lo, hi = _chunk_bounds(c, n_chunks, segments.shape[0])
+    sq_parts[c, :] = 0.0
+    first_size = layers[0, FAN_IN] * layers[0, FAN_OUT]
+    D1 = _layer_view(scratch.deltas, layers, _ZERO, step.rows.shape[0])
+    for s in range(lo, hi):
+        start, stop, group = segments[s, 0], segments[s, 1], segments[s, 2]
+        if opt.frozen[group]:
+            continue
+        is_weight = start < opt.n_weights
+        n_parts = grads.shape[0]
+        if _first_layer_segment_grad(start, stop, first_size, args.csr, D1, grads[0]):
+            n_parts = 1
+        factor = 1.0
+        if opt.hyper.shape[0] > H_GROUP_ALPHA:
+            factor = opt.hyper[H_GROUP_ALPHA + group]
+        sq = _optimizer_segment(
+            start,
+            stop,
+            params,
+            grads,
+            n_parts,
+            opt.state,
+            opt.group_lr[group],
+            step.l2_scale * factor if is_weight else 0.0,
+            opt.solver,
+            opt.nesterov,
+            step.adam_scale,
+            opt.hyper,
+        )
+        if is_weight:
+            sq_parts[c, group] += sq * factor
