@@ -250,6 +250,39 @@ class LayerPlan:
                 owner[self.bias_slice(i)] = owner_of(i, "b")
             self._owner = owner
             self.segments = _segments(owner, layer_bounds)
+        self.skippable = self._split_by_group()
+
+    def _split_by_group(self):
+        """Whether every layer is split by group as the kernels' skipping of
+        frozen groups assumes (``_kernels._core._skip_span``): with ``G``
+        groups, group ``g`` owns the ``g``-th of ``G`` equal runs of the first
+        layer's columns and of every later layer's blocks (which are then
+        block-diagonal), so that no group's units feed another's."""
+        G = self.n_groups
+        if G < 2:
+            return False
+        for i, (nb, fi, fo) in enumerate(self.blocks):
+            if i == 0:
+                width = fo
+                if width % G:
+                    return False
+                W_owner = self._owner[self.weight_slice(i)].reshape(fi, fo)
+                expected = np.arange(fo) // (fo // G)
+                if not np.array_equal(W_owner, np.broadcast_to(expected, (fi, fo))):
+                    return False
+            else:
+                if nb % G:
+                    return False
+                W_owner = self._owner[self.weight_slice(i)].reshape(nb, fi * fo)
+                expected = np.arange(nb) // (nb // G)
+                if not np.array_equal(
+                    W_owner, np.repeat(expected, fi * fo).reshape(nb, -1)
+                ):
+                    return False
+            b_owner = self._owner[self.bias_slice(i)]
+            if not np.array_equal(b_owner, np.arange(nb * fo) // (nb * fo // G)):
+                return False
+        return True
 
     @property
     def owner(self):
@@ -404,18 +437,22 @@ def split_input(X, dtype):
     return _readable(X), None
 
 
-def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
+def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None, skip=None):
     """Logits or probabilities, shape ``(n_samples, n_outputs)``.
 
     Up to ``SMALL_ROWS`` rows run serially with no BLAS call (lowest latency,
     no thread set-up); more rows run under :func:`engine_context`, in parallel
     blocks when there is more than one block.
+
+    ``skip`` (boolean, one per group; None for none) leaves those groups out
+    where the plan allows it (``plan.skippable``): their outputs are then
+    undefined.
     """
     n_samples = X.shape[0]
     out = np.empty((n_samples, plan.n_outputs), dtype=params.dtype)
     X, csr = split_input(X, params.dtype)
     # _readable: a model loaded from a read-only memory map.
-    net = K.Network(_readable(params), plan.table, act_code)
+    net = K.Network(_readable(params), plan.table, act_code, _skip_mask(plan, skip))
     output = K.Output(_PREDICT_BLOCK_ROWS, plan.row_width, sigmoid, out)
     if n_samples <= K.SMALL_ROWS:
         K._predict_parallel(X, csr, net, output)
@@ -423,6 +460,15 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None):
         with engine_context(n_threads):
             K._predict_parallel(X, csr, net, output)
     return out
+
+
+def _skip_mask(plan, skip):
+    """``skip`` for the kernels: the groups to leave out of the products, or
+    none (an empty mask) when there are none or the plan is not split by group
+    (:meth:`LayerPlan._split_by_group`)."""
+    if skip is None or not plan.skippable or not np.any(skip):
+        return K.Network._field_defaults["skip"]
+    return np.ascontiguousarray(skip, dtype=np.bool_)
 
 
 def _column_scratch(X, csr, batch_size, n_chunks, dtype):
@@ -506,10 +552,15 @@ class EpochRunner:
         nesterov,
         hyper,
         t,
+        skip=None,
     ):
-        """One epoch in place; returns ``(t, label_loss, group_l2)`` (sums / n)."""
+        """One epoch in place; returns ``(t, label_loss, group_l2)`` (sums / n).
+
+        ``skip``: frozen groups to leave out of the products (see
+        :func:`predict_raw`); their entries of ``label_loss`` are undefined.
+        """
         plan = self.plan
-        net = K.Network(params, plan.table, act_code)
+        net = K.Network(params, plan.table, act_code, _skip_mask(plan, skip))
         opt = K.Optimizer(
             state,
             plan.n_weights,

@@ -147,6 +147,7 @@ def kernel_epoch(
     group_lr=None,
     n_threads=1,
     dropout=None,
+    skip=None,
 ):
     """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
     dtype = params.dtype
@@ -184,7 +185,8 @@ def kernel_epoch(
     targets = K.Targets(
         prob.Y.astype(dtype), prob.sw.astype(dtype), prob.pos_weight.astype(dtype)
     )
-    net = K.Network(params, plan.table, _engine.ACTIVATION_CODES[activation])
+    code = _engine.ACTIVATION_CODES[activation]
+    net = K.Network(params, plan.table, code, _engine._skip_mask(plan, skip))
     opt = K.Optimizer(
         state,
         plan.n_weights,
@@ -1280,3 +1282,80 @@ def test_cache_entries_carry_the_stamp_of_every_kernel_source(tmp_path):
         assert len(dispatchers) > 30
         for dispatcher in dispatchers:
             assert dispatcher.py_func.__qualname__.endswith("_" + K._STAMP)
+
+
+# ------------------------------------------------------------------------------
+# Frozen groups left out of the products
+
+
+def _group_plan(name, n_features, n_labels):
+    """Plans with several convergence groups: labels (binary relevance), members
+    (an ensemble of shared networks, with or without towers), or both."""
+    if name == "br":
+        return BinaryRelevanceMLPClassifier()._make_plan(n_features, n_labels, [6, 5])
+    if name == "br-members":
+        est = BinaryRelevanceMLPClassifier()
+        return est._make_plan(n_features, n_labels, [6], n_members=2)
+    if name == "members":
+        return MultiHeadMLPClassifier()._make_plan(n_features, n_labels, [7], 4)
+    est = MultiHeadMLPClassifier(tower_layer_sizes=(3, 2))
+    return est._make_plan(n_features, n_labels, [7], n_members=3)
+
+
+def _output_groups(plan):
+    """Group of each output (every layer is split evenly by group)."""
+    return np.arange(plan.n_outputs) // (plan.n_outputs // plan.n_groups)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("name", ["br", "br-members", "members", "towers"])
+@pytest.mark.parametrize("batch_size", [16, 48])  # loops, and BLAS
+@pytest.mark.parametrize("share", ["one", "half"])  # under / over a quarter
+def test_skipping_frozen_groups_changes_nothing_else(name, kind, batch_size, share):
+    """Leaving the frozen groups out of the forward and backward products (the
+    scratch is NaN-filled, so their stale units are NaN) gives the other groups
+    the same updates and losses, and leaves the frozen ones untouched."""
+    n, f, L = 96, 5, 4
+    plan = _group_plan(name, f, L)
+    # One target column per output (members' targets side by side).
+    prob = make_problem(n, f, plan.n_outputs, seed=140)
+    assert plan.skippable and plan.n_groups >= 3
+    frozen = np.zeros(plan.n_groups, dtype=np.bool_)
+    frozen[[1] if share == "one" else np.arange(0, plan.n_groups, 2)] = True
+    params = make_params(plan, 141, scale=0.4)
+    X = as_input(prob.X, kind, np.float64)
+    order = np.random.RandomState(142).permutation(n)
+    kwargs = dict(solver="adam", lr=0.01, alpha=1e-3, batch_size=batch_size)
+    kwargs.update(order=order, n_chunks=2, n_opt_chunks=2, frozen=frozen)
+    full = kernel_epoch(X, prob, plan, params, "tanh", **kwargs)
+    skipped = kernel_epoch(X, prob, plan, params, "tanh", skip=frozen, **kwargs)
+    owner = plan.owner
+    active = ~frozen[owner]
+    assert_allclose(skipped.params[active], full.params[active], rtol=1e-12)
+    assert_array_equal(skipped.params[~active], params[~active])
+    assert_allclose(skipped.state[:, active], full.state[:, active], rtol=1e-12)
+    out_active = ~frozen[_output_groups(plan)]
+    assert_allclose(
+        skipped.label_loss[out_active], full.label_loss[out_active], rtol=1e-12
+    )
+    assert np.all(np.isfinite(skipped.label_loss[out_active]))
+    # Predictions of the groups left in, with the others left out.
+    code = _engine.ACTIVATION_CODES["tanh"]
+    for rows in (5, 60):  # loops, and BLAS
+        expected = _engine.predict_raw(X[:rows], params, plan, code, True)
+        got = _engine.predict_raw(X[:rows], params, plan, code, True, skip=frozen)
+        assert_allclose(got[:, out_active], expected[:, out_active], rtol=1e-12)
+
+
+def test_plans_split_by_group():
+    """Skipping needs every layer split evenly by group; a plan of one group, or
+    layers that mix groups, runs every product."""
+    assert not make_plan("multihead", 4, 3, (5,)).skippable  # one group
+    assert make_plan("binary_relevance", 4, 3, (5,)).skippable
+    plan = make_plan("binary_relevance", 4, 3, (5,))
+    mixed = _engine.LayerPlan(plan.blocks, lambda i, kind: 0, n_groups=3)
+    assert not mixed.skippable
+    skip = np.array([True, False, False])
+    assert _engine._skip_mask(mixed, skip).size == 0
+    assert_array_equal(_engine._skip_mask(plan, skip), skip)
+    assert _engine._skip_mask(plan, np.zeros(3, bool)).size == 0

@@ -4,6 +4,9 @@ gradients, and one row chunk's forward-loss-backward step."""
 import numpy as np
 
 from ._core import (
+    _GATHER,
+    _SCATTER,
+    _ZERO,
     ACT_OFF,
     B_OFF,
     FAN_IN,
@@ -13,10 +16,14 @@ from ._core import (
     RELU,
     TANH,
     W_OFF,
+    _active_groups,
     _block_weights,
     _chunk_bounds,
+    _copy_spans,
     _dense_weights,
     _layer_view,
+    _n_skipped,
+    _skip_span,
     jit,
     jit_inline,
 )
@@ -80,12 +87,16 @@ def _scale_by_dropout_derivative(D, A, rows, lo, hi, code, key, unit_off, rate):
 
 
 @jit
-def _block_weight_grad(A, D, lo, hi, G):
-    """``G[b] = A[lo:hi, block b].T @ D[lo:hi, block b]`` (treated as OUT array)."""
+def _block_weight_grad(A, D, lo, hi, G, skip):
+    """``G[b] = A[lo:hi, block b].T @ D[lo:hi, block b]`` (treated as OUT array);
+    0 for the blocks of skipped groups (:func:`_skip_span`)."""
     n_blocks, fan_in, fan_out = G.shape
+    per_group = _skip_span(skip, n_blocks)
     G[:] = 0.0
     for i in range(lo, hi):
         for b in range(n_blocks):
+            if per_group > 0 and skip[b // per_group]:
+                continue
             for k in range(fan_in):
                 a = A[i, b * fan_in + k]
                 for o in range(fan_out):
@@ -93,11 +104,15 @@ def _block_weight_grad(A, D, lo, hi, G):
 
 
 @jit
-def _block_backprop(D, W, lo, hi, D_prev):
-    """``D_prev[lo:hi] = D[lo:hi] @ blockdiag(W).T`` (treated as OUT array)."""
+def _block_backprop(D, W, lo, hi, D_prev, skip):
+    """``D_prev[lo:hi] = D[lo:hi] @ blockdiag(W).T`` (treated as OUT array),
+    leaving out the blocks of skipped groups (:func:`_skip_span`)."""
     n_blocks, fan_in, fan_out = W.shape
+    per_group = _skip_span(skip, n_blocks)
     for i in range(lo, hi):
         for b in range(n_blocks):
+            if per_group > 0 and skip[b // per_group]:
+                continue
             for k in range(fan_in):
                 s = 0.0
                 for o in range(fan_out):
@@ -147,6 +162,27 @@ def _first_layer_segment_grad(start, stop, first_size, csr, D, g):
 
 
 @jit
+def _dense_weight_grad(Xb, D, lo, hi, G, skip):
+    """``G = Xb[lo:hi].T @ D[lo:hi]``, the first layer's weight gradient for
+    dense input (treated as OUT array). When at least a quarter of the groups
+    are skipped (:func:`_skip_span`), only the other groups' columns are
+    computed (their columns of ``D`` gathered, multiplied, scattered back; the
+    skipped groups' columns of ``G`` are left as they are)."""
+    span = _skip_span(skip, G.shape[1])
+    if hi <= lo:
+        G[:] = 0.0
+    elif span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]:
+        active = _active_groups(skip)
+        Da = np.empty((hi - lo, active.shape[0] * span), dtype=D.dtype)
+        Ga = np.empty((G.shape[0], Da.shape[1]), dtype=G.dtype)
+        _copy_spans(D, lo, hi, active, span, Da, _GATHER)
+        np.dot(Xb[lo:hi].T, Da, Ga)
+        _copy_spans(G, _ZERO, G.shape[0], active, span, Ga, _SCATTER)
+    else:
+        np.dot(Xb[lo:hi].T, D[lo:hi], G)
+
+
+@jit
 def _bias_grad(D, lo, hi, g):
     g[:] = 0.0
     for i in range(lo, hi):
@@ -162,9 +198,11 @@ def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, dropout, grad
     For dense input, ``Xb`` holds the chunk's gathered rows (after input
     dropout). For CSR input the first layer's weight gradient is left to the
     optimizer (:func:`_sparse_weight_grad`). The deltas of dropped hidden units
-    are 0, those of kept units scaled like their activations.
+    are 0, those of kept units scaled like their activations. Skipped groups
+    (``net.skip``) are left out of the products; their gradients are not read
+    (only frozen groups are skipped, and the optimizer skips those).
     """
-    params, layers = net.params, net.layers
+    params, layers, skip = net.params, net.layers, net.skip
     batch_rows = step.rows.shape[0]
     last = layers.shape[0] - 1
     for layer in range(last, -1, -1):
@@ -177,12 +215,8 @@ def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, dropout, grad
         _bias_grad(D, lo, hi, grads[b_off : b_off + n_blocks * fan_out])
         if layer == 0:
             G = grads[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
-            if is_sparse:
-                pass  # computed by the optimizer (see _sparse_weight_grad)
-            elif hi > lo:
-                np.dot(Xb[lo:hi].T, D[lo:hi], G)
-            else:
-                G[:] = 0.0
+            if not is_sparse:  # else computed by the optimizer (_sparse_weight_grad)
+                _dense_weight_grad(Xb, D, lo, hi, G, skip)
             continue
         A = _layer_view(acts, layers, layer - 1, batch_rows)
         D_prev = _layer_view(deltas, layers, layer - 1, batch_rows)
@@ -197,8 +231,9 @@ def _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, dropout, grad
         else:
             size = n_blocks * fan_in * fan_out
             G = grads[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
-            _block_weight_grad(A, D, lo, hi, G)
-            _block_backprop(D, _block_weights(params, layers, layer), lo, hi, D_prev)
+            _block_weight_grad(A, D, lo, hi, G, skip)
+            W3 = _block_weights(params, layers, layer)
+            _block_backprop(D, W3, lo, hi, D_prev, skip)
         unit_off = layers[0, FAN_IN] + layers[layer - 1, ACT_OFF]
         _scale_by_derivative(D_prev, A, lo, hi, net.act_code, step, dropout, unit_off)
 
@@ -213,20 +248,7 @@ def _chunk_step(c, n_chunks, args, is_sparse):
     m = rows.shape[0]
     lo, hi = _chunk_bounds(c, n_chunks, m)
     acts, deltas, Xb = scratch.acts, scratch.deltas, scratch.Xb
-    _forward_rows(
-        args.X,
-        args.csr,
-        c,
-        step,
-        args.dropout,
-        lo,
-        hi,
-        Xb,
-        net.params,
-        layers,
-        net.act_code,
-        acts,
-    )
+    _forward_rows(args.X, args.csr, c, step, args.dropout, lo, hi, Xb, net, acts)
     last = layers.shape[0] - 1
     Z = _layer_view(acts, layers, last, m)
     D = _layer_view(deltas, layers, last, m)

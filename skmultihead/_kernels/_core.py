@@ -131,8 +131,14 @@ CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr`` and the column scratc
 training, and no columns in prediction (the rows are then read directly)."""
 Targets = namedtuple("Targets", "Y sw pos_weight")
 Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights."""
-Network = namedtuple("Network", "params layers act_code")
-Network.__doc__ = """Flat parameters, layer table and hidden activation code."""
+# Values of the flag of _copy_spans (not literals: see _ZERO).
+_GATHER, _SCATTER = np.bool_(False), np.bool_(True)
+# No group skipped (the default of Network.skip).
+_NO_SKIP = np.zeros(0, dtype=np.bool_)
+Network = namedtuple("Network", "params layers act_code skip", defaults=(_NO_SKIP,))
+Network.__doc__ = """Flat parameters, layer table, hidden activation code, and
+``skip`` of shape (n_groups,) or (0,): the convergence groups whose units the
+products leave out (:func:`_skip_span`)."""
 Optimizer = namedtuple(
     "Optimizer", "state n_weights segments frozen group_lr solver nesterov hyper"
 )
@@ -201,3 +207,64 @@ def _block_weights(params, layers, layer):
     fan_out = layers[layer, FAN_OUT]
     size = n_blocks * fan_in * fan_out
     return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+
+
+# --------------------------------------------------------------------------------
+# Skipped groups
+# --------------------------------------------------------------------------------
+# The layer plans of skmultihead are split by convergence group in every layer:
+# with G groups, group g owns the g-th of G equal runs of each layer's columns
+# (of the first layer's units, of a block-diagonal layer's blocks, of the
+# outputs); no unit of one group feeds a unit of another. A group that has
+# stopped training (frozen) can then be left out of the products: its units are
+# not computed, and no other group reads them.
+
+
+@jit_inline
+def _skip_span(skip, width):
+    """Width of each group's run of ``width`` columns (or blocks) when a group is
+    skipped, or 0: none is, or ``width`` is not split evenly by group (a layer
+    of one group), and every column is computed."""
+    n_groups = skip.shape[0]
+    if n_groups < 2 or width % n_groups != 0:
+        return 0
+    for g in range(n_groups):
+        if skip[g]:
+            return width // n_groups
+    return 0
+
+
+@jit_inline
+def _n_skipped(skip):
+    n = 0
+    for g in range(skip.shape[0]):
+        n += 1 if skip[g] else 0
+    return n
+
+
+@jit_inline
+def _active_groups(skip):
+    """Indices of the groups not skipped."""
+    active = np.empty(skip.shape[0] - _n_skipped(skip), dtype=np.int64)
+    a = 0
+    for g in range(skip.shape[0]):
+        if not skip[g]:
+            active[a] = g
+            a += 1
+    return active
+
+
+@jit
+def _copy_spans(M, lo, hi, active, span, packed, scatter):
+    """Gather the ``active`` groups' column runs (``span`` wide) of rows
+    ``lo:hi`` of ``M`` into ``packed[0:hi - lo]`` side by side, or, with
+    ``scatter``, the other way round."""
+    for i in range(lo, hi):
+        for a in range(active.shape[0]):
+            src = active[a] * span
+            dst = a * span
+            for o in range(span):
+                if scatter:
+                    M[i, src + o] = packed[i - lo, dst + o]
+                else:
+                    packed[i - lo, dst + o] = M[i, src + o]
