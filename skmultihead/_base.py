@@ -29,9 +29,9 @@ from ._crossfit import (  # noqa: F401 (the 'auto' values, for the docs and test
     PLAIN_ALPHA,
     CrossFitMixin,
 )
-from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
+from ._engine import ACTIVATION_CODES, EpochRunner, engine_context
 from ._layout import LayoutMixin
-from ._monitor import FitRecord, _bce_per_label, _Monitor
+from ._monitor import FitRecord, _Monitor
 from ._optimizer import Optimizer
 from ._prediction import PredictionMixin
 from ._thresholds import (  # noqa: F401 (names of the tests)
@@ -519,20 +519,6 @@ class BaseMultiLabelMLP(
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _reference_loss(self, X, Y, params, plan, act_code):
-        """Loss the divergence guard compares with: that of the weights this
-        call starts from, on (up to) 64 rows, and at least the loss of
-        predicting 1/2 for every label."""
-        m = min(X.shape[0], 64)
-        logits = predict_raw(X[:m], params, plan, act_code, False, self.n_threads)
-        start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
-        baseline = (
-            np.log(2.0)
-            * float(np.maximum(self.pos_weight_, 1.0).sum())
-            * self._n_members()
-        )
-        return max(start, baseline) if np.isfinite(start) else baseline
-
     def _train(
         self,
         X,
@@ -617,7 +603,7 @@ class BaseMultiLabelMLP(
             monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
         order = np.arange(n_samples)
         self._act_code = act_code  # what predict uses, whatever set_params does later
-        monitor.reference_loss = self._reference_loss(X, Y, params, plan, act_code)
+        monitor.set_reference(X, Y, self.pos_weight_)
         max_epochs = 1 if incremental else self.max_iter
         with engine_context(self.n_threads):
             for _ in range(max_epochs):

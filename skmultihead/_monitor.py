@@ -170,6 +170,23 @@ class _Monitor:
         self.best_params = params.copy() if self.early_stopping else None
         self._unit_of_param = None
 
+    def set_reference(self, X, Y, pos_weight):
+        """Set the loss the divergence guard compares with: that of the weights
+        this call starts from, on (up to) 64 rows of ``X, Y`` (member targets),
+        and at least the loss of predicting 1/2 for every label (``pos_weight``
+        of one member's labels)."""
+        m = min(X.shape[0], 64)
+        logits = predict_raw(
+            X[:m], self.params, self.plan, self.act_code, False, self.est.n_threads
+        )
+        start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
+        baseline = (
+            np.log(2.0)
+            * float(np.maximum(pos_weight, 1.0).sum())
+            * self.layout.n_members
+        )
+        self.reference_loss = max(start, baseline) if np.isfinite(start) else baseline
+
     def any_active(self):
         return not self.frozen.all()
 
