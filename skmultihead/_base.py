@@ -21,7 +21,6 @@ from sklearn.utils.validation import (
     _check_sample_weight,
 )
 
-from . import _kernels as K
 from ._crossfit import (  # noqa: F401 (the 'auto' values, for the docs and tests)
     AUTO_ALPHAS,
     AUTO_FOLDS,
@@ -30,9 +29,10 @@ from ._crossfit import (  # noqa: F401 (the 'auto' values, for the docs and test
     PLAIN_ALPHA,
     CrossFitMixin,
 )
-from ._engine import ACTIVATION_CODES, EpochRunner, engine_context, predict_raw
+from ._engine import ACTIVATION_CODES, EpochRunner, engine_context
 from ._layout import LayoutMixin
-from ._monitor import _bce_per_label, _Monitor
+from ._monitor import FitRecord, _Monitor
+from ._optimizer import Optimizer
 from ._prediction import PredictionMixin
 from ._thresholds import (  # noqa: F401 (names of the tests)
     MIN_POSITIVES_TO_TUNE,
@@ -405,13 +405,6 @@ class BaseMultiLabelMLP(
             )
         if not incremental or not reuse:
             self.pos_weight_ = self._resolve_pos_weight(Y, sample_weight)
-        # Fresh containers: the transaction restores the previous ones on failure.
-        self.loss_curve_ = list(self.loss_curve_)
-        if val is not None or (folds is not None and self._uses_validation()):
-            self.validation_scores_ = list(self.validation_scores_ or [])
-            self.validation_loss_curve_ = list(self.validation_loss_curve_ or [])
-            if self._early_stopping and self.best_validation_score_ is None:
-                self.best_validation_score_ = -np.inf
         self._train(
             X,
             Y,
@@ -425,6 +418,46 @@ class BaseMultiLabelMLP(
             alphas=np.ldexp(alpha_values, 1 - exponent),
         )
         return self
+
+    def _fit_record(self):
+        """The curves and counts a fit continues (see ``_monitor.FitRecord``)."""
+        return FitRecord(
+            loss_curve=self.loss_curve_,
+            loss=getattr(self, "loss_", None),
+            best_loss=self.best_loss_,
+            validation_scores=self.validation_scores_,
+            validation_loss_curve=self.validation_loss_curve_,
+            best_validation_score=self.best_validation_score_,
+            n_iter=self.n_iter_,
+            unit_best_loss=self._unit_best_loss,
+        )
+
+    def _optimizer_state(self):
+        """The optimizer state a ``partial_fit`` continues (plain arrays)."""
+        return {
+            "moments": self._opt_state,
+            "t": self._adam_t,
+            "group_lr": self._group_lr,
+        }
+
+    def _apply_fit(self, params, optimizer, record):
+        """Take over the outcome of the epochs: the weights, the optimizer's
+        exported state and the monitor's ``FitRecord``."""
+        self._params = params
+        state = optimizer.state()
+        self._opt_state = state["moments"]
+        self._adam_t = state["t"]
+        self._group_lr = state["group_lr"]
+        self.t_ = optimizer.samples_seen
+        self.loss_curve_ = record.loss_curve
+        if record.loss is not None:
+            self.loss_ = record.loss
+        self.best_loss_ = record.best_loss
+        self.validation_scores_ = record.validation_scores
+        self.validation_loss_curve_ = record.validation_loss_curve
+        self.best_validation_score_ = record.best_validation_score
+        self.n_iter_ = record.n_iter
+        self._unit_best_loss = record.unit_best_loss
 
     def _check_same_architecture(self, n_features, n_outputs, hidden, n_members):
         plan = self._make_plan(n_features, n_outputs, hidden, n_members)
@@ -486,20 +519,6 @@ class BaseMultiLabelMLP(
             )
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _reference_loss(self, X, Y, params, plan, act_code):
-        """Loss the divergence guard compares with: that of the weights this
-        call starts from, on (up to) 64 rows, and at least the loss of
-        predicting 1/2 for every label."""
-        m = min(X.shape[0], 64)
-        logits = predict_raw(X[:m], params, plan, act_code, False, self.n_threads)
-        start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
-        baseline = (
-            np.log(2.0)
-            * float(np.maximum(self.pos_weight_, 1.0).sum())
-            * self._n_members()
-        )
-        return max(start, baseline) if np.isfinite(start) else baseline
-
     def _train(
         self,
         X,
@@ -544,29 +563,21 @@ class BaseMultiLabelMLP(
         # them untouched); weights drawn by this very call need no copy.
         params = self._params.astype(dtype, copy=not fresh_params)
         n_samples = X.shape[0]
-        n_groups = plan.n_groups
-        solver = K.ADAM if self.solver == "adam" else K.SGD
-        n_moments = 2 if solver == K.ADAM else 1
-        if (
-            fresh_optimizer
-            or self._opt_state.shape != (n_moments, plan.n_params)
-            or self._opt_state.dtype != dtype
-        ):
-            state = np.zeros((2 if solver == K.ADAM else 1, plan.n_params), dtype=dtype)
-            adam_t = 0
-            group_lr = np.full(n_groups, self._learning_rate_init())
-        else:
-            state = self._opt_state.copy()
-            adam_t = self._adam_t
-            group_lr = self._group_lr.copy()
-        hyper = [alphas[0], self.beta_1, self.beta_2, self.epsilon, self.momentum]
+        group_alpha = None
         if alphas.size > 1:
             # One alpha per member group (see _member_alpha): alpha 1 (scaled as
             # the sample weights) times a factor per convergence group.
-            hyper[0] = 1.0
             member = np.arange(plan.n_groups) // self._layout.groups_per_member
-            hyper += list(alphas[self._member_alpha(member, alphas.size)])
-        hyper = np.array(hyper, dtype=np.float64)
+            group_alpha = alphas[self._member_alpha(member, alphas.size)]
+        optimizer = Optimizer.from_estimator(
+            self,
+            plan,
+            dtype,
+            alphas[0],
+            group_alpha,
+            samples_seen=self.t_,
+            previous=None if fresh_optimizer else self._optimizer_state(),
+        )
         dropout = self._dropout_rates()
         # The dropout seed is drawn only with dropout, last before the epochs:
         # fits without dropout draw exactly what they drew before it existed.
@@ -584,14 +595,15 @@ class BaseMultiLabelMLP(
             dropout=dropout,
             dropout_seed=seed,
         )
-        monitor = _Monitor(self, self._layout, params, val, incremental)
+        act_code = ACTIVATION_CODES[self.activation]
+        monitor = _Monitor(
+            self, self._layout, params, val, incremental, self._fit_record(), act_code
+        )
         if not incremental:
             monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
         order = np.arange(n_samples)
-        act_code = ACTIVATION_CODES[self.activation]
         self._act_code = act_code  # what predict uses, whatever set_params does later
-        monitor.reference_loss = self._reference_loss(X, Y, params, plan, act_code)
-        nesterov = bool(self.nesterovs_momentum)
+        monitor.set_reference(X, Y, self.pos_weight_)
         max_epochs = 1 if incremental else self.max_iter
         with engine_context(self.n_threads):
             for _ in range(max_epochs):
@@ -600,17 +612,8 @@ class BaseMultiLabelMLP(
                     self._random_state.shuffle(perm)
                     order = order[perm]
                 try:
-                    adam_t, label_loss, group_l2 = runner.run(
-                        order,
-                        params,
-                        state,
-                        monitor.frozen,
-                        group_lr,
-                        act_code,
-                        solver,
-                        nesterov,
-                        hyper,
-                        adam_t,
+                    label_loss, group_l2 = optimizer.run_epoch(
+                        runner, order, params, monitor.frozen, act_code
                     )
                 except KeyboardInterrupt:
                     warn_user(
@@ -619,12 +622,8 @@ class BaseMultiLabelMLP(
                         TrainingInterruptedWarning,
                     )
                     break
-                self.t_ += n_samples
-                if self.learning_rate == "invscaling" and solver == K.SGD:
-                    group_lr[:] = (
-                        self._learning_rate_init() / (self.t_ + 1) ** self.power_t
-                    )
-                if not monitor.end_epoch(label_loss, group_l2, group_lr):
+                optimizer.end_epoch(n_samples)
+                if not monitor.end_epoch(label_loss, group_l2, optimizer):
                     break
             else:
                 if not incremental and monitor.any_active():
@@ -640,11 +639,9 @@ class BaseMultiLabelMLP(
                 "contain large values and need to be preprocessed, or the learning "
                 "rate may be too large."
             )
-        monitor.finish()
-        self._params = params
-        self._opt_state = state
-        self._adam_t = adam_t
-        self._group_lr = group_lr
+        # The outcome of the epochs, applied in one place (nothing above wrote
+        # to the estimator's training state: a failed fit changes nothing).
+        self._apply_fit(params, optimizer, monitor.finish())
         self.alpha_ = float(alpha_values[0])
         if incremental:
             return

@@ -2,10 +2,14 @@
 
 Used by :class:`skmultihead._base.BaseMultiLabelMLP`; kept apart so that the
 estimator module holds the API and the training driver, and this one the
-per-epoch bookkeeping.
+per-epoch bookkeeping. The monitor never writes to the estimator: it starts
+from a :class:`FitRecord` of the estimator's curves and counts, and
+:meth:`_Monitor.finish` returns the updated record, which the estimator applies
+at the end of the fit (a failed fit leaves the fitted model as it was).
 """
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import check_scoring
@@ -32,6 +36,51 @@ def _bce_per_label(logits, Y, sample_weight):
     return sample_weight @ loss / sample_weight.sum()
 
 
+@dataclass
+class FitRecord:
+    """The curves and counts a fit leaves on the estimator.
+
+    Each field is the estimator attribute of the same name with a trailing
+    underscore (``_unit_best_loss`` for ``unit_best_loss``).
+
+    Parameters
+    ----------
+    loss_curve : list of float
+        Training loss of every epoch (``loss_curve_``).
+
+    loss : float or None
+        Training loss of the last epoch (``loss_``); None before any epoch.
+
+    best_loss : float or None
+        Smallest training loss (``best_loss_``); None with early stopping.
+
+    validation_scores : list of float or None
+        Validation score of every epoch.
+
+    validation_loss_curve : list of float or None
+        Validation cross-entropy of every epoch.
+
+    best_validation_score : float or None
+        Best validation score (early stopping).
+
+    n_iter : int or ndarray of shape (n_labels,)
+        Epochs run (per label for per-label networks).
+
+    unit_best_loss : ndarray or None
+        Best training loss of each stopping unit, which a warm-started fit
+        keeps comparing with.
+    """
+
+    loss_curve: list
+    loss: object
+    best_loss: object
+    validation_scores: object
+    validation_loss_curve: object
+    best_validation_score: object
+    n_iter: object
+    unit_best_loss: object
+
+
 class _Monitor:
     """Convergence, early stopping and learning curves of one fit.
 
@@ -39,18 +88,41 @@ class _Monitor:
     for early stopping, one unit per label for binary relevance otherwise. A unit that
     stops is frozen (its parameters are no longer updated) while the others go
     on. All quantities are "lower is better" (scores are negated).
+
+    ``est`` is read only: its hyper-parameters (``tol``, ``n_iter_no_change``,
+    ``scoring``, ``verbose``, ``n_threads``, the resolved ``_early_stopping``)
+    and, for a scorer, a shallow copy that predicts with the current weights.
+    ``previous`` (a :class:`FitRecord`) holds the curves and counts this call
+    continues; :meth:`finish` returns them updated. ``params`` is the training
+    buffer, updated in place by the kernels (and by :meth:`finish`, which
+    restores the best weights under early stopping).
     """
 
-    def __init__(self, est, layout, params, val, incremental):
+    def __init__(self, est, layout, params, val, incremental, previous, act_code):
         self.est = est
         self.layout = layout
         self.plan = plan = layout.plan
         self.params = params
         self.val = val
         self.incremental = incremental
+        self.act_code = act_code
         self.early_stopping = (
             est._early_stopping and val is not None and not incremental
         )
+        # The curves continued by this call (fresh lists: the previous ones are
+        # left as they are).
+        self.previous = previous
+        self.loss_curve = list(previous.loss_curve)
+        self.loss = previous.loss
+        self.best_loss = previous.best_loss
+        self.validation_scores = previous.validation_scores
+        self.validation_loss_curve = previous.validation_loss_curve
+        self.best_validation_score = previous.best_validation_score
+        if val is not None:
+            self.validation_scores = list(previous.validation_scores or [])
+            self.validation_loss_curve = list(previous.validation_loss_curve or [])
+            if est._early_stopping and self.best_validation_score is None:
+                self.best_validation_score = -np.inf
         self.scorer = None
         if self.early_stopping and est.scoring is not None:
             self.scorer = check_scoring(est, scoring=est.scoring)
@@ -86,17 +158,34 @@ class _Monitor:
         self.best = np.full(self.n_units, np.inf)
         # Like MLPClassifier, a warm-started fit keeps comparing the training loss
         # with the best loss of the previous fits (per stopping unit).
-        previous = getattr(est, "_unit_best_loss", None)
+        best = previous.unit_best_loss
         if (
             not self.early_stopping
-            and previous is not None
-            and previous.shape == self.best.shape
+            and best is not None
+            and best.shape == self.best.shape
         ):
-            self.best[:] = previous
+            self.best[:] = best
         self.n_epochs = 0
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
         self._unit_of_param = None
+
+    def set_reference(self, X, Y, pos_weight):
+        """Set the loss the divergence guard compares with: that of the weights
+        this call starts from, on (up to) 64 rows of ``X, Y`` (member targets),
+        and at least the loss of predicting 1/2 for every label (``pos_weight``
+        of one member's labels)."""
+        m = min(X.shape[0], 64)
+        logits = predict_raw(
+            X[:m], self.params, self.plan, self.act_code, False, self.est.n_threads
+        )
+        start = float(_bce_per_label(logits, Y[:m], np.ones(m)).sum())
+        baseline = (
+            np.log(2.0)
+            * float(np.maximum(pos_weight, 1.0).sum())
+            * self.layout.n_members
+        )
+        self.reference_loss = max(start, baseline) if np.isfinite(start) else baseline
 
     def any_active(self):
         return not self.frozen.all()
@@ -114,17 +203,21 @@ class _Monitor:
         np.add.at(out, self.unit_of_group, per_group)
         return out
 
-    def end_epoch(self, label_loss, group_l2, group_lr):
-        """Record one epoch; return False when every unit has stopped."""
+    def end_epoch(self, label_loss, group_l2, optimizer):
+        """Record one epoch; return False when every unit has stopped.
+
+        ``optimizer`` (an ``_optimizer.Optimizer``) gives the learning rates and
+        decides whether a unit that stopped improving may go on.
+        """
         est = self.est
         loss = float(label_loss.sum() + group_l2.sum())
         limit = DIVERGENCE_FACTOR * self.reference_loss
         if not np.isfinite(loss) or loss > limit:
             raise ValueError(
                 f"The training loss became {loss:.6g} at epoch "
-                f"{len(est.loss_curve_) + 1} (it started at "
+                f"{len(self.loss_curve) + 1} (it started at "
                 f"{self.reference_loss:.6g}): training diverged. The learning rate "
-                f"is probably too large (learning rate {np.max(group_lr):g}; "
+                f"is probably too large (learning rate {np.max(optimizer.group_lr):g}; "
                 "partial_fit keeps the one it started with), or X has very large "
                 "values (scale it), or alpha is large relative to a batch's total "
                 "sample_weight. The previous model, if any, is unchanged."
@@ -132,13 +225,13 @@ class _Monitor:
         active = self.active_units()
         self.label_epochs += ~self.frozen[self.group_of_label]
         self.n_epochs += 1
-        est.loss_curve_.append(loss)
-        est.loss_ = loss
+        self.loss_curve.append(loss)
+        self.loss = loss
         if est.verbose:
-            print(f"Iteration {len(est.loss_curve_)}, loss = {loss:.8f}")
+            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f}")
         value = self._per_unit(label_loss, group_l2)
-        if est.best_loss_ is not None:
-            est.best_loss_ = min(est.best_loss_, loss)
+        if self.best_loss is not None:
+            self.best_loss = min(self.best_loss, loss)
         if self.val is not None:
             val_value = self._validation()
             if self.early_stopping:
@@ -160,7 +253,7 @@ class _Monitor:
             self._save_best(better & active)
         self.best = np.where(better & active, value, self.best)
         for u in np.flatnonzero((self.no_improvement > est.n_iter_no_change) & active):
-            self._trigger_stopping(u, group_lr)
+            self._trigger_stopping(u, optimizer)
         return self.any_active()
 
     def _save_best(self, units):
@@ -174,16 +267,14 @@ class _Monitor:
             self._unit_of_param = self.unit_of_group[self.plan.owner]
         np.copyto(self.best_params, self.params, where=units[self._unit_of_param])
 
-    def _trigger_stopping(self, u, group_lr):
+    def _trigger_stopping(self, u, optimizer):
+        """Unit ``u`` stopped improving: it goes on if the optimizer's schedule
+        lowers its learning rate ('adaptive'), else it is frozen."""
         est = self.est
         groups = self.unit_of_group == u
-        if est.solver == "sgd" and est.learning_rate == "adaptive":
-            if group_lr[groups][0] > 1e-6:
-                group_lr[groups] /= 5.0
-                self.no_improvement[u] = 0
-                if est.verbose:
-                    print(f"Setting learning rate to {group_lr[groups][0]:f}")
-                return
+        if optimizer.stalled(groups):
+            self.no_improvement[u] = 0
+            return
         if est.verbose:
             what = "Validation score" if self.early_stopping else "Training loss"
             print(
@@ -196,7 +287,7 @@ class _Monitor:
         est = self.est
         Xv, Yv, Yv_user, swv, scale = self.val
         logits = predict_raw(
-            Xv, self.params, self.plan, est._act_code, False, est.n_threads
+            Xv, self.params, self.plan, self.act_code, False, est.n_threads
         )
         val_loss = _bce_per_label(logits, Yv, swv)
         # Reported: each member's summed loss on its own held-out rows, averaged
@@ -204,7 +295,7 @@ class _Monitor:
         # which under cross-fitting are each fold's loss times the fold's share
         # of the rows (1/k): ``tol`` then acts as k * tol on the fold's own loss
         # (the defaults were measured with this behaviour).
-        est.validation_loss_curve_.append(float((val_loss * scale).sum()))
+        self.validation_loss_curve.append(float((val_loss * scale).sum()))
         if self.scorer is not None:
             view = copy.copy(est)
             view._params = self.params
@@ -214,23 +305,35 @@ class _Monitor:
             score = -float((val_loss * scale).sum())
             value = np.zeros(self.n_units)
             np.add.at(value, self.unit_of_label, val_loss)
-        est.validation_scores_.append(score)
+        self.validation_scores.append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")
-        if self.early_stopping and score > est.best_validation_score_:
-            est.best_validation_score_ = score
+        if self.early_stopping and score > self.best_validation_score:
+            self.best_validation_score = score
         return value
 
     def finish(self):
-        est = self.est
+        """End the fit: restore the best weights under early stopping, and
+        return the :class:`FitRecord` the estimator takes over."""
+        unit_best_loss = self.previous.unit_best_loss
         if self.early_stopping:
             self.params[:] = self.best_params
         elif not self.incremental:
-            est._unit_best_loss = self.best.copy()
+            unit_best_loss = self.best.copy()
         if self.incremental:
-            est.n_iter_ = est.n_iter_ + self.n_epochs  # 0 if interrupted
+            n_iter = self.previous.n_iter + self.n_epochs  # 0 if interrupted
         elif self.layout.per_label_groups:
             L = self.layout.n_labels
-            est.n_iter_ = self.label_epochs.reshape(-1, L).max(axis=0)
+            n_iter = self.label_epochs.reshape(-1, L).max(axis=0)
         else:
-            est.n_iter_ = self.n_epochs
+            n_iter = self.n_epochs
+        return FitRecord(
+            loss_curve=self.loss_curve,
+            loss=self.loss,
+            best_loss=self.best_loss,
+            validation_scores=self.validation_scores,
+            validation_loss_curve=self.validation_loss_curve,
+            best_validation_score=self.best_validation_score,
+            n_iter=n_iter,
+            unit_best_loss=unit_best_loss,
+        )
