@@ -599,6 +599,9 @@ class BaseMultiLabelMLP(
         monitor = _Monitor(
             self, self._layout, params, val, incremental, self._fit_record(), act_code
         )
+        if folds is not None and val is not None:
+            member = np.arange(plan.n_groups) // self._layout.groups_per_member
+            monitor.validate_by_fold(folds, self._member_fold(member))
         if not incremental:
             monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
         order = np.arange(n_samples)
@@ -612,8 +615,9 @@ class BaseMultiLabelMLP(
                     self._random_state.shuffle(perm)
                     order = order[perm]
                 try:
+                    skip = monitor.start_epoch()
                     label_loss, group_l2 = optimizer.run_epoch(
-                        runner, order, params, monitor.frozen, act_code
+                        runner, order, params, monitor.frozen, act_code, skip
                     )
                 except KeyboardInterrupt:
                     warn_user(

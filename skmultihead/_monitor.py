@@ -21,8 +21,9 @@ from ._engine import predict_raw
 DIVERGENCE_FACTOR = 1e6
 
 
-def _bce_per_label(logits, Y, sample_weight):
-    """Sample-weighted mean BCE of each label from logits; NaN labels skipped.
+def _bce_sums(logits, Y, sample_weight):
+    """Sample-weighted sum of the BCE of each label from logits; NaN labels
+    skipped.
 
     Returns an array of shape (n_labels,). Computed from the logits as
     ``max(z, 0) - z * y + log1p(exp(-|z|))``, so it never takes the log of a
@@ -33,7 +34,12 @@ def _bce_per_label(logits, Y, sample_weight):
     Yz = np.where(observed, Y, 0.0)
     loss = np.maximum(Z, 0.0) - Z * Yz + np.log1p(np.exp(-np.abs(Z)))
     loss = np.where(observed, loss, 0.0)
-    return sample_weight @ loss / sample_weight.sum()
+    return sample_weight @ loss
+
+
+def _bce_per_label(logits, Y, sample_weight):
+    """Sample-weighted mean BCE of each label (:func:`_bce_sums`)."""
+    return _bce_sums(logits, Y, sample_weight) / sample_weight.sum()
 
 
 @dataclass
@@ -166,6 +172,16 @@ class _Monitor:
         ):
             self.best[:] = best
         self.n_epochs = 0
+        # Frozen groups are left out of the products (when the plan allows it,
+        # and from the second epoch after they stopped): their training loss is
+        # then carried from the last epoch they were computed in, which had
+        # their final weights, and so is their validation loss.
+        self.skipping = plan.skippable
+        self.skip = np.zeros(plan.n_groups, dtype=np.bool_)
+        self._frozen_at_start = np.zeros(plan.n_groups, dtype=np.bool_)
+        self._carried_loss = np.zeros(n_outputs)
+        self._carried_val = None
+        self._fold_parts = None
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
         self._unit_of_param = None
@@ -186,6 +202,55 @@ class _Monitor:
             * self.layout.n_members
         )
         self.reference_loss = max(start, baseline) if np.isfinite(start) else baseline
+
+    def validate_by_fold(self, folds, fold_of_group):
+        """Under cross-fitting, validate each fold's members on that fold's rows
+        only (``folds``: the fold of each validation row; ``fold_of_group``: the
+        fold each group never trains on), instead of every member on every row
+        (whose other rows are masked): k times less work for k folds."""
+        if not self.skipping or self.scorer is not None:
+            return
+        Xv = self.val[0]
+        self._fold_parts = []
+        for f in np.unique(fold_of_group):
+            rows = np.flatnonzero(folds == f)
+            self._fold_parts.append((rows, Xv[rows], fold_of_group == f))
+
+    def _validation_loss(self, skip):
+        """Per-output validation loss; the outputs of the groups in ``skip``
+        (None: none) are not computed and left at 0."""
+        Xv, Yv, _, swv, _ = self.val
+        parts = self._fold_parts
+        if parts is None:
+            parts = [(slice(None), Xv, np.ones(self.plan.n_groups, dtype=bool))]
+        sums = np.zeros(Yv.shape[1])
+        for rows, X_part, in_part in parts:
+            left_out = ~in_part if skip is None else ~in_part | skip
+            if left_out.all():
+                continue
+            logits = predict_raw(
+                X_part,
+                self.params,
+                self.plan,
+                self.act_code,
+                False,
+                self.est.n_threads,
+                left_out if left_out.any() else None,
+            )
+            logits[:, left_out[self.group_of_label]] = 0.0  # not computed
+            sums += _bce_sums(logits, Yv[rows], swv[rows])
+        return sums / swv.sum()
+
+    def start_epoch(self):
+        """The groups to leave out of the coming epoch's products, or None.
+
+        Those frozen since before the previous epoch: that epoch computed their
+        training loss with their final weights, and it is carried from there
+        (:meth:`end_epoch`).
+        """
+        self.skip = self._frozen_at_start if self.skipping else self.skip
+        self._frozen_at_start = self.frozen.copy()
+        return self.skip if self.skip.any() else None
 
     def any_active(self):
         return not self.frozen.all()
@@ -210,6 +275,11 @@ class _Monitor:
         decides whether a unit that stopped improving may go on.
         """
         est = self.est
+        # The skipped groups' losses were not computed: carry them.
+        label_loss = np.where(
+            self.skip[self.group_of_label], self._carried_loss, label_loss
+        )
+        self._carried_loss = label_loss
         loss = float(label_loss.sum() + group_l2.sum())
         limit = DIVERGENCE_FACTOR * self.reference_loss
         if not np.isfinite(loss) or loss > limit:
@@ -286,10 +356,16 @@ class _Monitor:
     def _validation(self):
         est = self.est
         Xv, Yv, Yv_user, swv, scale = self.val
-        logits = predict_raw(
-            Xv, self.params, self.plan, self.act_code, False, est.n_threads
-        )
-        val_loss = _bce_per_label(logits, Yv, swv)
+        # Groups frozen since before this epoch have the weights of the last
+        # validation: their loss is carried from it.
+        skip = None
+        if self.skipping and self._carried_val is not None and self.scorer is None:
+            skip = self._frozen_at_start
+        val_loss = self._validation_loss(skip)
+        if skip is not None:
+            skipped = skip[self.group_of_label]
+            val_loss = np.where(skipped, self._carried_val, val_loss)
+        self._carried_val = val_loss
         # Reported: each member's summed loss on its own held-out rows, averaged
         # over members (``scale``). Stopping compares the raw per-unit sums,
         # which under cross-fitting are each fold's loss times the fold's share

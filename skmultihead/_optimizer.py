@@ -210,11 +210,13 @@ class Optimizer:
             verbose=est.verbose,
         )
 
-    def run_epoch(self, runner, order, params, frozen, act_code):
+    def run_epoch(self, runner, order, params, frozen, act_code, skip=None):
         """One epoch of ``runner`` (an ``EpochRunner``) with this state.
 
         Updates ``params`` and :attr:`moments` in place and advances :attr:`t`
         (not when the epoch raises). Returns ``(label_loss, group_l2)``.
+        ``skip``: frozen groups left out of the products (see
+        ``EpochRunner.run``).
         """
         t, label_loss, group_l2 = runner.run(
             order,
@@ -227,6 +229,7 @@ class Optimizer:
             self.nesterov,
             self.hyper,
             self.t,
+            skip,
         )
         self.t = t
         return label_loss, group_l2

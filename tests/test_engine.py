@@ -8,10 +8,12 @@ several Python threads in ``test_concurrency.py``.
 """
 
 import os
+import warnings
 
 import numba
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from skmultihead import BinaryRelevanceMLPClassifier, MultiHeadMLPClassifier, _engine
 from skmultihead import _kernels as K
@@ -251,3 +253,80 @@ def test_param_chunks_bounds(name):
     cpus = os.cpu_count() or 1
     assert 1 <= n <= max(1, min(8, cpus, plan.n_params // 32768))
     assert n <= plan.segments.shape[0]
+
+
+# ------------------------------------------------------------------------------
+# Frozen groups left out of the products, end to end
+
+
+def _no_skipping(monkeypatch):
+    monkeypatch.setattr(_engine.LayerPlan, "_split_by_group", lambda self: False)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+@pytest.mark.parametrize(
+    "make",
+    [
+        # labels stop one by one on their training loss
+        lambda: BinaryRelevanceMLPClassifier(
+            hidden_layer_sizes=(6,), cv=None, max_iter=60, tol=1e-2, n_iter_no_change=3
+        ),
+        # fold members stop one by one on their held-out fold (and alpha choice)
+        lambda: MultiHeadMLPClassifier(
+            hidden_layer_sizes=(6,), cv=3, learning_rate_init=0.02, max_iter=100
+        ),
+        # both: binary relevance with cross-fitting
+        lambda: BinaryRelevanceMLPClassifier(
+            hidden_layer_sizes=(4,), cv=3, learning_rate_init=0.02, max_iter=100
+        ),
+    ],
+    ids=["br", "multihead-cv", "br-cv"],
+)
+def test_skipping_frozen_groups_gives_the_same_fit(monkeypatch, make, sparse_input):
+    """Stopped groups are left out of the products, their training and
+    validation losses carried (validation only on each fold's own rows): the
+    same model, curves and epochs as computing everything."""
+    from scipy import sparse
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 8))
+    W = rng.normal(size=(8, 5))
+    Y = (X @ W + rng.normal(size=(150, 5)) > 0.5).astype(int)
+    if sparse_input:
+        X[np.abs(X) < 0.8] = 0.0
+        X = sparse.csr_matrix(X)
+    from skmultihead import _monitor
+
+    start_epoch = _monitor._Monitor.start_epoch
+    skips, n_groups = [], []
+
+    def spy(self):
+        skip = start_epoch(self)
+        skips.append(0 if skip is None else int(skip.sum()))
+        n_groups.append(self.plan.n_groups)
+        return skip
+
+    monkeypatch.setattr(_monitor._Monitor, "start_epoch", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        skipped = make().set_params(random_state=0).fit(X, Y)
+    assert skipped._plan.skippable
+    assert max(skips) > 0 and skips[-1] < n_groups[-1]  # some, not all
+    monkeypatch.undo()
+    _no_skipping(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = make().set_params(random_state=0).fit(X, Y)
+    assert not full._plan.skippable
+    np.testing.assert_array_equal(skipped.n_iter_, full.n_iter_)
+    np.testing.assert_allclose(skipped.loss_curve_, full.loss_curve_, rtol=1e-10)
+    if full.validation_loss_curve_ is not None:
+        np.testing.assert_allclose(
+            skipped.validation_loss_curve_, full.validation_loss_curve_, rtol=1e-10
+        )
+    for a, b in zip(skipped.coefs_, full.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        skipped.predict_proba(X), full.predict_proba(X), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_array_equal(skipped.threshold_, full.threshold_)

@@ -185,8 +185,8 @@ def kernel_epoch(
     targets = K.Targets(
         prob.Y.astype(dtype), prob.sw.astype(dtype), prob.pos_weight.astype(dtype)
     )
-    code = _engine.ACTIVATION_CODES[activation]
-    net = K.Network(params, plan.table, code, _engine._skip_mask(plan, skip))
+    act_code = _engine.ACTIVATION_CODES[activation]
+    net = K.Network(params, plan.table, act_code, _engine._skip_mask(plan, skip))
     opt = K.Optimizer(
         state,
         plan.n_weights,

@@ -219,7 +219,7 @@ def test_early_stopping_restores_each_members_best_weights(monkeypatch):
     script = {0: [1, 2, 3, 2, 1, 0, 0, 0], 1: [1, 2, 3, 4, 5, 6, 7, 8]}
     epoch = {"i": 0}
 
-    def predict_raw(Xv, params, plan, act_code, sigmoid, n_threads):
+    def predict_raw(Xv, params, plan, act_code, sigmoid, n_threads, skip=None):
         i = epoch["i"]
         z = np.repeat([script[0][i], script[1][i]], L).astype(np.float64)
         return np.tile(z, (Xv.shape[0], 1))
