@@ -43,7 +43,6 @@ from ._thresholds import (  # noqa: F401 (names of the tests)
 )
 from ._validation import MAX_BALANCED_POS_WEIGHT, InputValidationMixin  # noqa: F401
 from ._warnings import TrainingInterruptedWarning, warn_user
-from .metrics import multilabel_log_loss
 
 SKLEARN_PARITY = dict(
     hidden_layer_sizes=(100,),
@@ -540,25 +539,7 @@ class BaseMultiLabelMLP(
         Y_labels = Y
         Y = self._member_targets(Y_labels, folds, held_out=False)
         M = self._n_members()
-        if folds is not None and self._uses_validation():
-            # Every member is validated on the fold it never trains on.
-            fold_weight = np.bincount(
-                folds, weights=sample_weight, minlength=self._n_folds()
-            )
-            member_fold = self._member_fold(np.arange(M))
-            scale = np.repeat(
-                sample_weight.sum() / fold_weight[member_fold] / M, Y_labels.shape[1]
-            )
-            val = (
-                X,
-                self._member_targets(Y_labels, folds, held_out=True),
-                None,
-                sample_weight,
-                scale,
-            )
-        elif val is not None:
-            Xv, Yv, Yv_user, swv = val
-            val = (Xv, self._member_targets(Yv, None, True), Yv_user, swv, 1.0 / M)
+        val = self._member_validation(X, Y_labels, sample_weight, folds, val)
         # Train on a copy of a fitted model's weights (a failed fit must leave
         # them untouched); weights drawn by this very call need no copy.
         params = self._params.astype(dtype, copy=not fresh_params)
@@ -649,31 +630,6 @@ class BaseMultiLabelMLP(
         self.alpha_ = float(alpha_values[0])
         if incremental:
             return
-        n_alphas = alphas.size
-        held_out = None
-        if self._tunes_threshold() or n_alphas > 1:
-            held_out = self._held_out_proba(
-                X, Y_labels, sample_weight, folds, val, n_alphas
-            )
-        if n_alphas > 1:
-            P, Y_held, sw_held = held_out
-            # The held-out loss of each candidate (P float64: eps as log_loss's).
-            losses = np.array(
-                [
-                    multilabel_log_loss(
-                        Y_held, Pa.astype(np.float64), sample_weight=sw_held
-                    )
-                    for Pa in P
-                ]
-            )
-            best = int(np.argmin(losses))
-            self.alpha_losses_ = losses
-            self.alpha_ = float(alpha_values[best])
-            self._keep_members(
-                np.flatnonzero(self._member_alpha(np.arange(M), n_alphas) == best)
-            )
-            held_out = (P[best : best + 1], Y_held, sw_held)
-        if self._tunes_threshold() and held_out is not None:
-            self.threshold_ = tune_thresholds(
-                held_out[0][0], held_out[1], self._threshold_strategy()
-            )
+        self._choose_alpha_and_thresholds(
+            X, Y_labels, sample_weight, folds, val, alpha_values
+        )

@@ -10,6 +10,9 @@ import numbers
 import numpy as np
 from scipy import sparse
 
+from ._thresholds import tune_thresholds
+from .metrics import multilabel_log_loss
+
 # What the 'auto' options resolve to (see CrossFitMixin._resolve_options and the
 # measurements in the user guide, "What the defaults do").
 AUTO_FOLDS = 5
@@ -231,6 +234,62 @@ class CrossFitMixin:
             )
         val = (X[test], Y[test], Y_user[test], sample_weight[test])
         return X[train], Y[train], Y_user[train], sample_weight[train], val
+
+    def _member_validation(self, X, Y, sample_weight, folds, val):
+        """The monitor's validation set ``(X, member targets, Y as given,
+        sample_weight, scale)``, or None: under cross-fitting every member is
+        validated on the fold it never trains on (its targets NaN elsewhere);
+        otherwise every member on the validation set ``val``. ``scale`` makes
+        the reported validation loss each member's loss on its own rows,
+        averaged over members."""
+        M = self._n_members()
+        if folds is not None and self._uses_validation():
+            fold_weight = np.bincount(
+                folds, weights=sample_weight, minlength=self._n_folds()
+            )
+            member_fold = self._member_fold(np.arange(M))
+            scale = np.repeat(
+                sample_weight.sum() / fold_weight[member_fold] / M, Y.shape[1]
+            )
+            held_out = self._member_targets(Y, folds, held_out=True)
+            return X, held_out, None, sample_weight, scale
+        if val is None:
+            return None
+        Xv, Yv, Yv_user, swv = val
+        return Xv, self._member_targets(Yv, None, True), Yv_user, swv, 1.0 / M
+
+    def _choose_alpha_and_thresholds(self, X, Y, sample_weight, folds, val, alphas):
+        """After training: keep the members of the alpha candidate (of
+        ``alphas``) with the lowest held-out log-loss (``alpha_``,
+        ``alpha_losses_``), then tune the thresholds on the held-out
+        probabilities of the members kept (:meth:`_held_out_proba`)."""
+        n_alphas = len(alphas)
+        held_out = None
+        if self._tunes_threshold() or n_alphas > 1:
+            held_out = self._held_out_proba(X, Y, sample_weight, folds, val, n_alphas)
+        if n_alphas > 1:
+            P, Y_held, sw_held = held_out
+            # The held-out loss of each candidate (P float64: eps as log_loss's).
+            losses = np.array(
+                [
+                    multilabel_log_loss(
+                        Y_held, Pa.astype(np.float64), sample_weight=sw_held
+                    )
+                    for Pa in P
+                ]
+            )
+            best = int(np.argmin(losses))
+            self.alpha_losses_ = losses
+            self.alpha_ = float(alphas[best])
+            members = np.arange(self._n_members())
+            self._keep_members(
+                np.flatnonzero(self._member_alpha(members, n_alphas) == best)
+            )
+            held_out = (P[best : best + 1], Y_held, sw_held)
+        if self._tunes_threshold() and held_out is not None:
+            self.threshold_ = tune_thresholds(
+                held_out[0][0], held_out[1], self._threshold_strategy()
+            )
 
     def _held_out_proba(self, X, Y, sample_weight, folds, val, n_alphas):
         """``(P, Y, sample_weight)`` of held-out rows, ``P`` of shape
