@@ -192,21 +192,20 @@ def _layer_view(buf, layers, layer, rows):
 
 
 @jit_inline
-def _dense_weights(params, layers, layer):
-    w_off = layers[layer, W_OFF]
-    fan_in = layers[layer, FAN_IN]
-    fan_out = layers[layer, FAN_OUT]
-    return params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
-
-
-@jit_inline
 def _block_weights(params, layers, layer):
+    """Weights of a layer as ``(n_blocks, fan_in, fan_out)``, a view."""
     w_off = layers[layer, W_OFF]
     n_blocks = layers[layer, N_BLOCKS]
     fan_in = layers[layer, FAN_IN]
     fan_out = layers[layer, FAN_OUT]
     size = n_blocks * fan_in * fan_out
     return params[w_off : w_off + size].reshape(n_blocks, fan_in, fan_out)
+
+
+@jit_inline
+def _dense_weights(params, layers, layer):
+    """Weights of a dense layer as ``(fan_in, fan_out)``, a view."""
+    return _block_weights(params, layers, layer)[0]
 
 
 # --------------------------------------------------------------------------------
@@ -252,6 +251,20 @@ def _active_groups(skip):
             active[a] = g
             a += 1
     return active
+
+
+@jit_inline
+def _add_scaled(z, x, w, skip, span):
+    """``z += x * w`` (rows of the first layer), on the column runs of the
+    groups not skipped; on every column for ``span`` 0 (:func:`_skip_span`)."""
+    if span == 0:
+        for o in range(w.shape[0]):
+            z[o] += x * w[o]
+        return
+    for g in range(skip.shape[0]):
+        if not skip[g]:
+            for o in range(g * span, (g + 1) * span):
+                z[o] += x * w[o]
 
 
 @jit

@@ -19,6 +19,7 @@ from ._core import (
     TANH,
     Step,
     _active_groups,
+    _add_scaled,
     _block_weights,
     _copy_spans,
     _dense_weights,
@@ -57,16 +58,7 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z, skip):
             Z[i, o] = 0.0
         r = rows[i]
         for p in range(indptr[r], indptr[r + 1]):
-            x = data[p]
-            w = W[indices[p]]
-            if span == 0:
-                for o in range(fan_out):
-                    Z[i, o] += x * w[o]
-                continue
-            for g in range(skip.shape[0]):
-                if not skip[g]:
-                    for o in range(g * span, (g + 1) * span):
-                        Z[i, o] += x * w[o]
+            _add_scaled(Z[i], data[p], W[indices[p]], skip, span)
 
 
 @jit
@@ -117,16 +109,7 @@ def _columns_first_layer(colptr, crow, cval, lo, hi, W, Z, skip):
     for c in range(colptr.shape[0] - 1):
         w = W[c]
         for q in range(colptr[c], colptr[c + 1]):
-            x = cval[q]
-            z = Z[crow[q]]
-            if span == 0:
-                for o in range(fan_out):
-                    z[o] += x * w[o]
-                continue
-            for g in range(skip.shape[0]):
-                if not skip[g]:
-                    for o in range(g * span, (g + 1) * span):
-                        z[o] += x * w[o]
+            _add_scaled(Z[crow[q]], cval[q], w, skip, span)
 
 
 @jit
