@@ -252,3 +252,41 @@ def test_early_stopping_restores_each_members_best_weights(monkeypatch):
     assert record.best_validation_score == max(record.validation_scores)
     assert record.best_loss is None  # not tracked with early stopping
     assert record.unit_best_loss is est._unit_best_loss  # kept as it was
+
+
+def test_cross_fitted_tol_is_on_each_members_own_rows(monkeypatch):
+    """Under cross-fitting each member is validated on its fold's rows only
+    (its targets NaN on the others), and ``tol`` is an improvement of that loss
+    -- not of its share of the loss over all rows (k times smaller for k
+    folds)."""
+    delta = 0.01  # improvement of each output's loss on its own rows, per epoch
+    est = _fitted(MultiHeadMLPClassifier, n_members=2, early_stopping=True)
+    M, L = 2, est.n_outputs_
+    est.set_params(tol=0.75 * L * delta, n_iter_no_change=1)
+    n_val = 4
+    folds = np.array([0, 0, 1, 1])
+    Yv = np.full((n_val, M * L), np.nan)
+    for m in range(M):
+        Yv[folds == m, m * L : (m + 1) * L] = 1.0
+    sw = np.ones(n_val)
+    scale = sw.sum() / 2.0 / M  # each fold holds half of the weight
+    epoch = {"i": 0}
+
+    def predict_raw(Xv, params, plan, act_code, sigmoid, n_threads, skip=None):
+        # softplus(-z) of a logit z: a large first improvement (patience starts
+        # once the loss has improved), then delta per epoch
+        loss = 0.9 if epoch["i"] == 0 else 0.7 - delta * epoch["i"]
+        z = -np.log(np.expm1(loss))
+        return np.full((Xv.shape[0], M * L), z)
+
+    monkeypatch.setattr(_monitor, "predict_raw", predict_raw)
+    Xv = np.zeros((n_val, est.n_features_in_))
+    val = (Xv, Yv, None, sw, np.full(M * L, scale))
+    monitor, params = _monitor_of(est, val=val)
+    opt = _optimizer(est)
+    for i in range(6):
+        epoch["i"] = i
+        assert monitor.end_epoch(np.ones(M * L), np.zeros(M), opt)
+    assert not monitor.frozen.any()
+    new = monitor.finish().validation_loss_curve[len(est.validation_loss_curve_) :]
+    np.testing.assert_allclose(np.diff(new)[1:], -delta * L, rtol=1e-9)
