@@ -9,6 +9,11 @@ from sklearn.utils.validation import check_is_fitted
 from ._engine import predict_raw
 from ._layout import member_average
 
+# Several members are averaged block of rows by block of rows, each block's
+# member outputs (members x labels per row) at most about this many values: the
+# outputs of every member are never held for every row at once.
+MEMBER_BLOCK_VALUES = 1 << 21
+
 
 class PredictionMixin:
     """``decision_function``, ``predict_proba``, ``predict_log_proba`` and
@@ -100,25 +105,45 @@ class PredictionMixin:
 
     def _proba(self, X):
         """Probabilities, averaged over the members."""
-        return member_average(self._raw(X, sigmoid=True), self._n_members())
+        M = self._n_members()
+        return self._by_row_blocks(X, True, lambda P: (member_average(P, M),))[0]
 
     def _log_proba_pair(self, X):
         """``(log p, log(1 - p))`` of the member-averaged probabilities, computed
         stably from the logits."""
-        Z = self._raw(X, sigmoid=False)
-        # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
-        log_p, log_q = -np.logaddexp(0.0, -Z), -np.logaddexp(0.0, Z)
         M = self._n_members()
-        if M == 1:
-            return log_p, log_q
-        n = Z.shape[0]
 
         def log_mean(a):
-            a = a.reshape(n, M, -1)
+            a = a.reshape(a.shape[0], M, -1)
             top = a.max(axis=1)
             return top + np.log(np.exp(a - top[:, None, :]).mean(axis=1))
 
-        return log_mean(log_p), log_mean(log_q)
+        def pair(Z):
+            # log sigmoid(z) = -softplus(-z); log(1 - sigmoid(z)) = -softplus(z)
+            log_p, log_q = -np.logaddexp(0.0, -Z), -np.logaddexp(0.0, Z)
+            if M == 1:
+                return log_p, log_q
+            return log_mean(log_p), log_mean(log_q)
+
+        return self._by_row_blocks(X, False, pair)
+
+    def _by_row_blocks(self, X, sigmoid, reduce):
+        """``reduce`` (a tuple of per-row arrays) of the members' outputs
+        (probabilities or logits, member-major columns), computed by blocks of
+        rows (:data:`MEMBER_BLOCK_VALUES`) when there are several members."""
+        X = self._checked_X(X)
+        n, width = X.shape[0], self._plan.n_outputs
+        rows = max(512, MEMBER_BLOCK_VALUES // max(width, 1))
+        if self._n_members() == 1 or n <= rows:
+            return reduce(self._raw_checked(X, sigmoid))
+        out = None
+        for start in range(0, n, rows):
+            parts = reduce(self._raw_checked(X[start : start + rows], sigmoid))
+            if out is None:
+                out = [np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts]
+            for o, p in zip(out, parts):
+                o[start : start + rows] = p
+        return tuple(out)
 
     def _logits(self, X):
         """Logits of the member-averaged probabilities (the raw logits for one
@@ -129,9 +154,16 @@ class PredictionMixin:
         return log_p - log_q
 
     def _raw(self, X, *, sigmoid):
+        return self._raw_checked(self._checked_X(X), sigmoid)
+
+    def _checked_X(self, X):
         check_is_fitted(self)
         if not self._is_clean_array(X):
             X = self._validate_X(X, reset=False, dtype=self._params.dtype)
+        return X
+
+    def _raw_checked(self, X, sigmoid):
+        """Raw outputs of every member (``X`` already validated)."""
         return predict_raw(
             X, self._params, self._plan, self._act_code, sigmoid, self.n_threads
         )

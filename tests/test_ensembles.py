@@ -483,3 +483,40 @@ def test_convergence_warning_class_is_kept():
     X, Y = _data()
     with pytest.warns(ConvergenceWarning):
         make(MultiHeadMLPClassifier, n_members=2).fit(X, Y)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_members_are_averaged_by_blocks_of_rows(monkeypatch, sparse_input):
+    """Several members' outputs are averaged block by block of rows (never all
+    members' outputs for every row at once), with the same results."""
+    from scipy import sparse
+
+    from skmultihead import _prediction
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1300, 6))
+    Y = (X[:, :3] + rng.normal(size=(1300, 3)) > 0).astype(int)
+    if sparse_input:
+        X[np.abs(X) < 0.5] = 0.0
+        X = sparse.csr_matrix(X)
+    est = MultiHeadMLPClassifier(
+        hidden_layer_sizes=(5,), n_members=3, cv=None, max_iter=5, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, Y)
+    whole = [est.predict_proba(X), est.predict_log_proba(X), est.decision_function(X)]
+    calls = []
+    raw = _prediction.PredictionMixin._raw_checked
+
+    def counted(self, X, sigmoid):
+        calls.append(X.shape[0])
+        return raw(self, X, sigmoid)
+
+    monkeypatch.setattr(_prediction.PredictionMixin, "_raw_checked", counted)
+    monkeypatch.setattr(_prediction, "MEMBER_BLOCK_VALUES", 1)  # 512-row blocks
+    blocks = [est.predict_proba(X), est.predict_log_proba(X), est.decision_function(X)]
+    assert calls == [512, 512, 276] * 3
+    for a, b in zip(blocks, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(est.predict(X), (whole[0] > est.threshold_))
