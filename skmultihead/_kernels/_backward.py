@@ -168,18 +168,21 @@ def _dense_weight_grad(Xb, D, lo, hi, G, skip):
     are skipped (:func:`_skip_span`), only the other groups' columns are
     computed (their columns of ``D`` gathered, multiplied, scattered back; the
     skipped groups' columns of ``G`` are left as they are)."""
-    span = _skip_span(skip, G.shape[1])
     if hi <= lo:
         G[:] = 0.0
-    elif span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]:
-        active = _active_groups(skip)
-        Da = np.empty((hi - lo, active.shape[0] * span), dtype=D.dtype)
-        Ga = np.empty((G.shape[0], Da.shape[1]), dtype=G.dtype)
-        _copy_spans(D, lo, hi, active, span, Da, _GATHER)
-        np.dot(Xb[lo:hi].T, Da, Ga)
-        _copy_spans(G, _ZERO, G.shape[0], active, span, Ga, _SCATTER)
-    else:
-        np.dot(Xb[lo:hi].T, D[lo:hi], G)
+        return
+    span = _skip_span(skip, G.shape[1])
+    gather = span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]
+    active = _active_groups(skip)
+    # One call of the product for both cases (each call site is compiled).
+    Dd, Gd = D, G
+    if gather:
+        Dd = np.empty((hi, active.shape[0] * span), dtype=D.dtype)
+        Gd = np.empty((G.shape[0], Dd.shape[1]), dtype=G.dtype)
+        _copy_spans(D, lo, hi, active, span, Dd, _GATHER)
+    np.dot(Xb[lo:hi].T, Dd[lo:hi], Gd)
+    if gather:
+        _copy_spans(G, _ZERO, G.shape[0], active, span, Gd, _SCATTER)
 
 
 @jit

@@ -270,7 +270,7 @@ def _add_scaled(z, x, w, skip, span):
 @jit
 def _copy_spans(M, lo, hi, active, span, packed, scatter):
     """Gather the ``active`` groups' column runs (``span`` wide) of rows
-    ``lo:hi`` of ``M`` into ``packed[0:hi - lo]`` side by side, or, with
+    ``lo:hi`` of ``M`` into the same rows of ``packed``, side by side, or, with
     ``scatter``, the other way round."""
     for i in range(lo, hi):
         for a in range(active.shape[0]):
@@ -278,6 +278,6 @@ def _copy_spans(M, lo, hi, active, span, packed, scatter):
             dst = a * span
             for o in range(span):
                 if scatter:
-                    M[i, src + o] = packed[i - lo, dst + o]
+                    M[i, src + o] = packed[i, dst + o]
                 else:
-                    packed[i - lo, dst + o] = M[i, src + o]
+                    packed[i, dst + o] = M[i, src + o]

@@ -155,22 +155,21 @@ def _matmul_rows(A, W, lo, hi, Z, skip):
     gathering costs about what it saves.)
     """
     span = _skip_span(skip, W.shape[1])
-    if span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]:
-        active = _active_groups(skip)
-        Wa = np.empty((W.shape[0], active.shape[0] * span), dtype=W.dtype)
-        Za = np.empty((hi - lo, Wa.shape[1]), dtype=Z.dtype)
-        _copy_spans(W, _ZERO, W.shape[0], active, span, Wa, _GATHER)
-        if hi - lo <= SMALL_ROWS:
-            Wa3 = Wa.reshape(1, Wa.shape[0], Wa.shape[1])
-            _block_forward(A[lo:hi], Wa3, _ZERO, hi - lo, Za, skip[:0])
-        else:
-            np.dot(A[lo:hi], Wa, Za)
-        _copy_spans(Z, lo, hi, active, span, Za, _SCATTER)
-    elif hi - lo <= SMALL_ROWS:
-        W3 = W.reshape(1, W.shape[0], W.shape[1])
-        _block_forward(A, W3, lo, hi, Z, skip[:0])
+    gather = span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]
+    active = _active_groups(skip)
+    # One call of each product for both cases (each call site is compiled).
+    Wd, Zd = W, Z
+    if gather:
+        Wd = np.empty((W.shape[0], active.shape[0] * span), dtype=W.dtype)
+        Zd = np.empty((hi, Wd.shape[1]), dtype=Z.dtype)
+        _copy_spans(W, _ZERO, W.shape[0], active, span, Wd, _GATHER)
+    if hi - lo <= SMALL_ROWS:
+        W3 = Wd.reshape(1, Wd.shape[0], Wd.shape[1])
+        _block_forward(A, W3, lo, hi, Zd, skip[:0])
     else:
-        np.dot(A[lo:hi], W, Z[lo:hi])
+        np.dot(A[lo:hi], Wd, Zd[lo:hi])
+    if gather:
+        _copy_spans(Z, lo, hi, active, span, Zd, _SCATTER)
 
 
 @jit
