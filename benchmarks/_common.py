@@ -19,6 +19,11 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_DIR = Path(__file__).resolve().parent.parent
 
+# The scripts benchmark this checkout's skmultihead (not an installed copy, if any):
+# the repository root goes first on sys.path as soon as a script imports this module.
+if str(REPO_DIR) not in sys.path[:1]:
+    sys.path.insert(0, str(REPO_DIR))
+
 
 # --------------------------------------------------------------------------------
 # Environment (must run before numpy is imported)

@@ -6,14 +6,20 @@ number of epochs, shuffling, Glorot-uniform initialisation):
 * ``MultiHeadMLPClassifier`` vs ``MLPClassifier`` on three synthetic problems
   (a) n=2000, d=100, L=14, h=100, batch 200; (b) the same with batch 32;
   (c) n=20000, d=500, L=100, h=256, batch 256, in float64 and float32;
+* the same at a large label count (issue 16): ``L1000`` dense n=5000, d=500,
+  L=1000, h=100, batch 200, and ``L1000s`` the same shape as CSR with about 25
+  non-zeros per row (``_synthetic.make_text_multilabel``);
 * the same network in PyTorch (when importable) for (a) and (c), both dtypes;
 * ``BinaryRelevanceMLPClassifier`` vs ``MultiOutputClassifier(MLPClassifier)`` and vs
   ``MultiHeadMLPClassifier(hidden_layer_sizes=(L*h,))`` on yeast-sized data;
 * achieved GFLOP/s next to the numpy GEMM peak measured in the same run;
 * cold Numba compile time and the warm-cache first-fit overhead, in subprocesses.
 
-Every peer is timed in the same run, in interleaved rounds; compare the ratios,
-not the absolute times, across machines or runs. See benchmarks/README.md.
+Our estimators are built from ``skmultihead.SKLEARN_PARITY`` (one network, no
+cross-fitting, no alpha search, no early stopping), so that they train the same
+network as the peers. Every peer is timed in the same run, in interleaved rounds;
+compare the ratios, not the absolute times, across machines or runs. See
+benchmarks/README.md.
 
 Run ``python benchmarks/bench_fit.py`` (a few minutes) or add ``--quick``.
 """
@@ -30,6 +36,19 @@ CONFIGS = {
     "b": dict(n=2000, d=100, L=14, h=100, batch=32, epochs=(10, 3), repeats=5),
     "c": dict(n=20000, d=500, L=100, h=256, batch=256, epochs=(3, 1), repeats=3),
     "yeast": dict(n=1500, d=103, L=14, h=100, batch=200, epochs=(20, 5), repeats=3),
+    # Issue 16, large label counts: dense, and CSR at ~25 non-zeros per row.
+    "L1000": dict(n=5000, d=500, L=1000, h=100, batch=200, epochs=(4, 2), repeats=3),
+    "L1000s": dict(
+        n=5000,
+        d=500,
+        L=1000,
+        h=100,
+        batch=200,
+        epochs=(4, 2),
+        repeats=3,
+        sparse=True,
+        nnz_per_row=25,
+    ),
 }
 TORCH_CONFIGS = ("a", "c")
 # Two medians of the same work differ by a few percent on a quiet machine:
@@ -43,6 +62,8 @@ TARGETS_TEXT = {
     "c": "(c) >= 1.5x MLPClassifier",
     "c32_torch": "(c) float32: >= 1.0x PyTorch float32",
     "c32_peak": "(c) float32: >= 40% of the float32 GEMM peak",
+    "L1000": "L=1000 dense: MultiHead >= 3x MLPClassifier at 2 threads",
+    "L1000s": "L=1000 sparse: MultiHead >= 3x MLPClassifier at 2 threads",
     "br_moc": "BR >= 3x MultiOutputClassifier(MLPClassifier)",
     "br_mh": "BR within 1.3x of MultiHead(h=L*h)",
     "cold": "cold compile <= 15 s",
@@ -90,6 +111,7 @@ from contextlib import nullcontext  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _synthetic import make_text_multilabel  # noqa: E402
 from sklearn.datasets import make_multilabel_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.multioutput import MultiOutputClassifier  # noqa: E402
@@ -98,6 +120,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from skmultihead import (  # noqa: E402
+    SKLEARN_PARITY,
     BinaryRelevanceMLPClassifier,
     MultiHeadMLPClassifier,
 )
@@ -108,12 +131,46 @@ from skmultihead import (  # noqa: E402
 
 
 def make_data(n, d, L, seed):
-    """Standardised ``make_multilabel_classification`` data (float64, int Y)."""
+    """Standardised ``make_multilabel_classification`` data (float64, int Y).
+
+    Every label gets positives and negatives: with many labels (L=1000, about 20
+    positives each) a few columns come out empty, and one is given two random
+    rows (these positives do not depend on X; they only keep every column a
+    two-class problem, as it would be in real data).
+    """
     X, Y = make_multilabel_classification(
         n_samples=n, n_features=d, n_classes=L, n_labels=4, random_state=seed
     )
     X = np.ascontiguousarray(StandardScaler().fit_transform(X), dtype=np.float64)
+    rng = np.random.RandomState(seed)
+    for j in np.flatnonzero(Y.sum(axis=0) == 0):
+        Y[rng.choice(n, size=2, replace=False), j] = 1
+    for j in np.flatnonzero(Y.sum(axis=0) == n):
+        Y[rng.choice(n, size=2, replace=False), j] = 0
     return X, Y
+
+
+def make_config_data(cfg, seed):
+    """The data of one configuration: dense (``make_data``) or CSR text-like."""
+    if cfg.get("sparse"):
+        # tokens_per_row=30 gives 25.0 distinct features per row at d=500, L=1000.
+        tokens = {25: 30.0}.get(cfg["nnz_per_row"], 1.2 * cfg["nnz_per_row"])
+        X, Y = make_text_multilabel(
+            cfg["n"],
+            cfg["d"],
+            cfg["L"],
+            tokens_per_row=tokens,
+            mean_labels=4.0,
+            label_exponent=0.5,
+            seed=seed,
+        )
+        return X, np.asarray(Y, dtype=np.int64)
+    return make_data(cfg["n"], cfg["d"], cfg["L"], seed)
+
+
+def ours_params(**params):
+    """Our estimators' parameters: ``SKLEARN_PARITY`` updated with ``params``."""
+    return {**SKLEARN_PARITY, **params}
 
 
 def mlp_params(h, batch, epochs, seed):
@@ -232,7 +289,7 @@ def torch_runner(torch, X, Y, h, batch, epochs, threads, dtype, seed):
 
 def bench_config(name, cfg, threads, epochs, repeats, torch, seed, log):
     """Rows of one synthetic configuration at one thread count."""
-    X, Y = make_data(cfg["n"], cfg["d"], cfg["L"], seed)
+    X, Y = make_config_data(cfg, seed)
     n, d, L, h, batch = cfg["n"], cfg["d"], cfg["L"], cfg["h"], cfg["batch"]
     kw = mlp_params(h, batch, epochs, seed)
     runners, meta = {}, {}
@@ -248,7 +305,9 @@ def bench_config(name, cfg, threads, epochs, repeats, torch, seed, log):
             "BinaryRelevanceMLP",
             "float64",
             fit_runner(
-                lambda: BinaryRelevanceMLPClassifier(**kw, n_threads=threads),
+                lambda: BinaryRelevanceMLPClassifier(
+                    **ours_params(**kw), n_threads=threads
+                ),
                 X,
                 Y,
                 threads,
@@ -279,7 +338,8 @@ def bench_config(name, cfg, threads, epochs, repeats, torch, seed, log):
             "float64",
             fit_runner(
                 lambda: MultiHeadMLPClassifier(
-                    **mlp_params(Lh, batch, epochs, seed), n_threads=threads
+                    **ours_params(**mlp_params(Lh, batch, epochs, seed)),
+                    n_threads=threads,
                 ),
                 X,
                 Y,
@@ -292,16 +352,24 @@ def bench_config(name, cfg, threads, epochs, repeats, torch, seed, log):
             "BinaryRelevanceMLP float64",
         )
     else:
-        products = [d * h, h * L]
+        # CSR: the first layer's products run over the non-zeros only, so its
+        # fan-in counts as the mean number of non-zeros per row.
+        fan_in = X.nnz / n if cfg.get("sparse") else d
+        products = [fan_in * h, h * L]
         dtypes = ["float64"] + (["float32"] if name in FLOAT32_CONFIGS else [])
         for dtype in dtypes:
-            Xd = np.ascontiguousarray(X, dtype=dtype)
+            if cfg.get("sparse"):
+                Xd = X.astype(dtype)
+            else:
+                Xd = np.ascontiguousarray(X, dtype=dtype)
             ours = f"MultiHeadMLP {dtype}"
             add(
                 "MultiHeadMLP",
                 dtype,
                 fit_runner(
-                    lambda: MultiHeadMLPClassifier(**kw, n_threads=threads),
+                    lambda: MultiHeadMLPClassifier(
+                        **ours_params(**kw), n_threads=threads
+                    ),
                     Xd,
                     Y,
                     threads,
@@ -448,6 +516,11 @@ def _row_label(r):
     cfg = CONFIGS[r["config"]]
     if r["config"] == "yeast":
         shape = f"yeast-size n={cfg['n']} d={cfg['d']} L={cfg['L']} h={cfg['h']}"
+    elif cfg.get("sparse"):
+        shape = (
+            f"({r['config']}) CSR n={cfg['n']} d={cfg['d']} "
+            f"~{cfg['nnz_per_row']} nnz/row L={cfg['L']} h={cfg['h']}"
+        )
     else:
         shape = f"({r['config']}) n={cfg['n']} d={cfg['d']} L={cfg['L']} h={cfg['h']}"
     return f"{shape} b={cfg['batch']}"
@@ -526,6 +599,9 @@ def evaluate_targets(rows, peaks, compile_res, threads):
         ratio_target("b", "b", "MLPClassifier", "float64", t, 4.0)
         ratio_target("c", "c", "MLPClassifier", "float64", t, 1.5)
         ratio_target("c32_torch", "c", "PyTorch", "float32", t, 1.0)
+        if t == 2:
+            ratio_target("L1000", "L1000", "MLPClassifier", "float64", t, 3.0)
+            ratio_target("L1000s", "L1000s", "MLPClassifier", "float64", t, 3.0)
         ours32 = find("c", "MultiHeadMLP", "float32", t)
         peak = peaks.get(f"float32/{t}", {}).get("gflops_best")
         if ours32 and peak:
