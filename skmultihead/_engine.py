@@ -463,11 +463,14 @@ def predict_raw(X, params, plan, act_code, sigmoid, n_threads=None, skip=None):
 
 
 def _skip_mask(plan, skip):
-    """``skip`` for the kernels: the groups to leave out of the products, or
-    none (an empty mask) when there are none or the plan is not split by group
-    (:meth:`LayerPlan._split_by_group`)."""
-    if skip is None or not plan.skippable or not np.any(skip):
-        return K.Network._field_defaults["skip"]
+    """``skip`` for the kernels: None for a plan not split by group
+    (:meth:`LayerPlan._split_by_group`), which compiles no skipping code; else
+    the groups to leave out of the products (an all-False mask for none, so
+    that a fit runs one compiled specialisation throughout)."""
+    if not plan.skippable:
+        return None
+    if skip is None:
+        return np.zeros(plan.n_groups, dtype=np.bool_)
     return np.ascontiguousarray(skip, dtype=np.bool_)
 
 

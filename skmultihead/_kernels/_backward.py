@@ -21,9 +21,10 @@ from ._core import (
     _chunk_bounds,
     _copy_spans,
     _dense_weights,
+    _gathers,
     _layer_view,
-    _n_skipped,
     _skip_span,
+    _skipped,
     jit,
     jit_inline,
 )
@@ -95,7 +96,7 @@ def _block_weight_grad(A, D, lo, hi, G, skip):
     G[:] = 0.0
     for i in range(lo, hi):
         for b in range(n_blocks):
-            if per_group > 0 and skip[b // per_group]:
+            if _skipped(skip, b, per_group):
                 continue
             for k in range(fan_in):
                 a = A[i, b * fan_in + k]
@@ -111,7 +112,7 @@ def _block_backprop(D, W, lo, hi, D_prev, skip):
     per_group = _skip_span(skip, n_blocks)
     for i in range(lo, hi):
         for b in range(n_blocks):
-            if per_group > 0 and skip[b // per_group]:
+            if _skipped(skip, b, per_group):
                 continue
             for k in range(fan_in):
                 s = 0.0
@@ -171,18 +172,21 @@ def _dense_weight_grad(Xb, D, lo, hi, G, skip):
     if hi <= lo:
         G[:] = 0.0
         return
-    span = _skip_span(skip, G.shape[1])
-    gather = span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]
-    active = _active_groups(skip)
-    # One call of the product for both cases (each call site is compiled).
+    # One call of the product for both cases (each call site is compiled);
+    # the gathering is not compiled at all for ``skip`` None.
     Dd, Gd = D, G
-    if gather:
-        Dd = np.empty((hi, active.shape[0] * span), dtype=D.dtype)
-        Gd = np.empty((G.shape[0], Dd.shape[1]), dtype=G.dtype)
-        _copy_spans(D, lo, hi, active, span, Dd, _GATHER)
+    if skip is not None:
+        span = _skip_span(skip, G.shape[1])
+        gather = _gathers(skip, G.shape[1])
+        active = _active_groups(skip)
+        if gather:
+            Dd = np.empty((hi, active.shape[0] * span), dtype=D.dtype)
+            Gd = np.empty((G.shape[0], Dd.shape[1]), dtype=G.dtype)
+            _copy_spans(D, lo, hi, active, span, Dd, _GATHER)
     np.dot(Xb[lo:hi].T, Dd[lo:hi], Gd)
-    if gather:
-        _copy_spans(G, _ZERO, G.shape[0], active, span, Gd, _SCATTER)
+    if skip is not None:
+        if gather:
+            _copy_spans(G, _ZERO, G.shape[0], active, span, Gd, _SCATTER)
 
 
 @jit

@@ -133,12 +133,13 @@ Targets = namedtuple("Targets", "Y sw pos_weight")
 Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights."""
 # Values of the flag of _copy_spans (not literals: see _ZERO).
 _GATHER, _SCATTER = np.bool_(False), np.bool_(True)
-# No group skipped (the default of Network.skip).
-_NO_SKIP = np.zeros(0, dtype=np.bool_)
-Network = namedtuple("Network", "params layers act_code skip", defaults=(_NO_SKIP,))
+Network = namedtuple("Network", "params layers act_code skip", defaults=(None,))
 Network.__doc__ = """Flat parameters, layer table, hidden activation code, and
-``skip`` of shape (n_groups,) or (0,): the convergence groups whose units the
-products leave out (:func:`_skip_span`)."""
+``skip``: None, or of shape (n_groups,) the convergence groups whose units the
+products leave out (:func:`_skip_span`).
+
+None (a plan of one group) compiles no skipping code: the functions that read
+``skip`` take it as an argument and test it against None (see CSR)."""
 Optimizer = namedtuple(
     "Optimizer", "state n_weights segments frozen group_lr solver nesterov hyper"
 )
@@ -219,11 +220,13 @@ def _dense_weights(params, layers, layer):
 # not computed, and no other group reads them.
 
 
-@jit_inline
+@jit
 def _skip_span(skip, width):
     """Width of each group's run of ``width`` columns (or blocks) when a group is
-    skipped, or 0: none is, or ``width`` is not split evenly by group (a layer
-    of one group), and every column is computed."""
+    skipped, or 0: none is (or ``skip`` is None), or ``width`` is not split
+    evenly by group (a layer of one group), and every column is computed."""
+    if skip is None:
+        return 0
     n_groups = skip.shape[0]
     if n_groups < 2 or width % n_groups != 0:
         return 0
@@ -233,18 +236,38 @@ def _skip_span(skip, width):
     return 0
 
 
-@jit_inline
-def _n_skipped(skip):
+@jit
+def _skipped(skip, index, per_group):
+    """Whether block (or column) ``index`` belongs to a skipped group, for
+    ``per_group`` blocks a group (:func:`_skip_span`; 0: none skipped)."""
+    if skip is None:
+        return False
+    return per_group > 0 and skip[index // per_group]
+
+
+@jit
+def _gathers(skip, width):
+    """Whether a dense product over ``width`` columns computes only the
+    groups not skipped (gathering their columns): when at least a quarter of
+    the groups are skipped. Below that, the gathering costs about what it
+    saves."""
+    if skip is None:
+        return False
     n = 0
     for g in range(skip.shape[0]):
         n += 1 if skip[g] else 0
-    return n
+    return _skip_span(skip, width) > 0 and 4 * n >= skip.shape[0]
 
 
-@jit_inline
+@jit
 def _active_groups(skip):
-    """Indices of the groups not skipped."""
-    active = np.empty(skip.shape[0] - _n_skipped(skip), dtype=np.int64)
+    """Indices of the groups not skipped (none for ``skip`` None)."""
+    if skip is None:
+        return np.empty(0, dtype=np.int64)
+    n = 0
+    for g in range(skip.shape[0]):
+        n += 0 if skip[g] else 1
+    active = np.empty(n, dtype=np.int64)
     a = 0
     for g in range(skip.shape[0]):
         if not skip[g]:
@@ -253,18 +276,27 @@ def _active_groups(skip):
     return active
 
 
+@jit
+def _none_skipped(skip):
+    """A mask of the type of ``skip`` that skips nothing."""
+    if skip is None:
+        return None
+    return skip[:0]
+
+
 @jit_inline
-def _add_scaled(z, x, w, skip, span):
-    """``z += x * w`` (rows of the first layer), on the column runs of the
-    groups not skipped; on every column for ``span`` 0 (:func:`_skip_span`)."""
+def _add_scaled(z, x, w, active, span):
+    """``z += x * w`` (rows of the first layer), on the column runs (``span``
+    wide) of the ``active`` groups; on every column for ``span`` 0
+    (:func:`_skip_span`)."""
     if span == 0:
         for o in range(w.shape[0]):
             z[o] += x * w[o]
         return
-    for g in range(skip.shape[0]):
-        if not skip[g]:
-            for o in range(g * span, (g + 1) * span):
-                z[o] += x * w[o]
+    for a in range(active.shape[0]):
+        g = active[a]
+        for o in range(g * span, (g + 1) * span):
+            z[o] += x * w[o]
 
 
 @jit

@@ -23,10 +23,12 @@ from ._core import (
     _block_weights,
     _copy_spans,
     _dense_weights,
+    _gathers,
     _layer_view,
-    _n_skipped,
+    _none_skipped,
     _sigmoid,
     _skip_span,
+    _skipped,
     jit,
     jit_inline,
 )
@@ -53,12 +55,13 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z, skip):
     leaving out the columns of skipped groups (:func:`_skip_span`)."""
     fan_out = W.shape[1]
     span = _skip_span(skip, fan_out)
+    active = _active_groups(skip)
     for i in range(lo, hi):
         for o in range(fan_out):
             Z[i, o] = 0.0
         r = rows[i]
         for p in range(indptr[r], indptr[r + 1]):
-            _add_scaled(Z[i], data[p], W[indices[p]], skip, span)
+            _add_scaled(Z[i], data[p], W[indices[p]], active, span)
 
 
 @jit
@@ -103,13 +106,14 @@ def _columns_first_layer(colptr, crow, cval, lo, hi, W, Z, skip):
     """
     fan_out = W.shape[1]
     span = _skip_span(skip, fan_out)
+    active = _active_groups(skip)
     for i in range(lo, hi):
         for o in range(fan_out):
             Z[i, o] = 0.0
     for c in range(colptr.shape[0] - 1):
         w = W[c]
         for q in range(colptr[c], colptr[c + 1]):
-            _add_scaled(Z[crow[q]], cval[q], w, skip, span)
+            _add_scaled(Z[crow[q]], cval[q], w, active, span)
 
 
 @jit
@@ -123,7 +127,7 @@ def _block_forward(A, W, lo, hi, Z, skip):
         # accumulated in a register, not added into Z in memory at every step.
         for i in range(lo, hi):
             for b in range(n_blocks):
-                if per_group > 0 and skip[b // per_group]:
+                if _skipped(skip, b, per_group):
                     continue
                 a_row = A[i, b * fan_in : (b + 1) * fan_in]
                 w_col = W[b, :, 0]
@@ -134,7 +138,7 @@ def _block_forward(A, W, lo, hi, Z, skip):
         return
     for i in range(lo, hi):
         for b in range(n_blocks):
-            if per_group > 0 and skip[b // per_group]:
+            if _skipped(skip, b, per_group):
                 continue
             for o in range(fan_out):
                 Z[i, b * fan_out + o] = 0.0
@@ -154,22 +158,25 @@ def _matmul_rows(A, W, lo, hi, Z, skip):
     matrix, multiplied, and the result scattered back. (Below a quarter, the
     gathering costs about what it saves.)
     """
-    span = _skip_span(skip, W.shape[1])
-    gather = span > 0 and 4 * _n_skipped(skip) >= skip.shape[0]
-    active = _active_groups(skip)
-    # One call of each product for both cases (each call site is compiled).
+    # One call of each product for both cases (each call site is compiled);
+    # the gathering is not compiled at all for ``skip`` None.
     Wd, Zd = W, Z
-    if gather:
-        Wd = np.empty((W.shape[0], active.shape[0] * span), dtype=W.dtype)
-        Zd = np.empty((hi, Wd.shape[1]), dtype=Z.dtype)
-        _copy_spans(W, _ZERO, W.shape[0], active, span, Wd, _GATHER)
+    if skip is not None:
+        span = _skip_span(skip, W.shape[1])
+        gather = _gathers(skip, W.shape[1])
+        active = _active_groups(skip)
+        if gather:
+            Wd = np.empty((W.shape[0], active.shape[0] * span), dtype=W.dtype)
+            Zd = np.empty((hi, Wd.shape[1]), dtype=Z.dtype)
+            _copy_spans(W, _ZERO, W.shape[0], active, span, Wd, _GATHER)
     if hi - lo <= SMALL_ROWS:
         W3 = Wd.reshape(1, Wd.shape[0], Wd.shape[1])
-        _block_forward(A, W3, lo, hi, Zd, skip[:0])
+        _block_forward(A, W3, lo, hi, Zd, _none_skipped(skip))
     else:
         np.dot(A[lo:hi], Wd, Zd[lo:hi])
-    if gather:
-        _copy_spans(Z, lo, hi, active, span, Zd, _SCATTER)
+    if skip is not None:
+        if gather:
+            _copy_spans(Z, lo, hi, active, span, Zd, _SCATTER)
 
 
 @jit
