@@ -4,7 +4,6 @@ gradients, and one row chunk's forward-loss-backward step."""
 import numpy as np
 
 from ._core import (
-    _GATHER,
     _SCATTER,
     _ZERO,
     ACT_OFF,
@@ -16,12 +15,12 @@ from ._core import (
     RELU,
     TANH,
     W_OFF,
-    _active_groups,
     _block_weights,
     _chunk_bounds,
     _copy_spans,
     _dense_weights,
-    _gathers,
+    _gather_runs,
+    _gathered_runs,
     _layer_view,
     _skip_span,
     _skipped,
@@ -176,16 +175,13 @@ def _dense_weight_grad(Xb, D, lo, hi, G, skip):
     # the gathering is not compiled at all for ``skip`` None.
     Dd, Gd = D, G
     if skip is not None:
-        span = _skip_span(skip, G.shape[1])
-        gather = _gathers(skip, G.shape[1])
-        active = _active_groups(skip)
-        if gather:
-            Dd = np.empty((hi, active.shape[0] * span), dtype=D.dtype)
+        active, span = _gathered_runs(skip, G.shape[1])
+        if span > 0:
+            Dd = _gather_runs(D, lo, hi, hi, active, span)
             Gd = np.empty((G.shape[0], Dd.shape[1]), dtype=G.dtype)
-            _copy_spans(D, lo, hi, active, span, Dd, _GATHER)
     np.dot(Xb[lo:hi].T, Dd[lo:hi], Gd)
     if skip is not None:
-        if gather:
+        if span > 0:
             _copy_spans(G, _ZERO, G.shape[0], active, span, Gd, _SCATTER)
 
 

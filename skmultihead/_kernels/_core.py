@@ -246,20 +246,6 @@ def _skipped(skip, index, per_group):
 
 
 @jit
-def _gathers(skip, width):
-    """Whether a dense product over ``width`` columns computes only the
-    groups not skipped (gathering their columns): when at least a quarter of
-    the groups are skipped. Below that, the gathering costs about what it
-    saves."""
-    if skip is None:
-        return False
-    n = 0
-    for g in range(skip.shape[0]):
-        n += 1 if skip[g] else 0
-    return _skip_span(skip, width) > 0 and 4 * n >= skip.shape[0]
-
-
-@jit
 def _active_groups(skip):
     """Indices of the groups not skipped (none for ``skip`` None)."""
     if skip is None:
@@ -274,6 +260,34 @@ def _active_groups(skip):
             active[a] = g
             a += 1
     return active
+
+
+@jit
+def _column_runs(skip, width):
+    """``(active, span)``: the groups not skipped and the width of each group's
+    run of ``width`` columns, 0 when every column is to be computed
+    (:func:`_skip_span`)."""
+    return _active_groups(skip), _skip_span(skip, width)
+
+
+@jit
+def _gathered_runs(skip, width):
+    """:func:`_column_runs` for a dense product, which gathers the groups not
+    skipped (span > 0) only when at least a quarter of the groups are skipped:
+    below that, the gathering costs about what it saves."""
+    active, span = _column_runs(skip, width)
+    if skip is None or 4 * (skip.shape[0] - active.shape[0]) < skip.shape[0]:
+        return active, 0
+    return active, span
+
+
+@jit
+def _gather_runs(M, lo, hi, n_rows, active, span):
+    """A new ``(n_rows, active.size * span)`` array holding, in rows ``lo:hi``,
+    the ``active`` groups' column runs of ``M`` side by side."""
+    packed = np.empty((n_rows, active.shape[0] * span), dtype=M.dtype)
+    _copy_spans(M, lo, hi, active, span, packed, _GATHER)
+    return packed
 
 
 @jit

@@ -4,7 +4,6 @@ activations, and the prediction of a block of rows."""
 import numpy as np
 
 from ._core import (
-    _GATHER,
     _NO_KEY,
     _SCATTER,
     _ZERO,
@@ -18,12 +17,13 @@ from ._core import (
     SMALL_ROWS,
     TANH,
     Step,
-    _active_groups,
     _add_scaled,
     _block_weights,
+    _column_runs,
     _copy_spans,
     _dense_weights,
-    _gathers,
+    _gather_runs,
+    _gathered_runs,
     _layer_view,
     _none_skipped,
     _sigmoid,
@@ -54,11 +54,9 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z, skip):
     """``Z[lo:hi] = X[rows[lo:hi]] @ W`` for a CSR ``X`` (treated as OUT array),
     leaving out the columns of skipped groups (:func:`_skip_span`)."""
     fan_out = W.shape[1]
-    span = _skip_span(skip, fan_out)
-    active = _active_groups(skip)
+    active, span = _column_runs(skip, fan_out)
     for i in range(lo, hi):
-        for o in range(fan_out):
-            Z[i, o] = 0.0
+        Z[i] = 0.0
         r = rows[i]
         for p in range(indptr[r], indptr[r + 1]):
             _add_scaled(Z[i], data[p], W[indices[p]], active, span)
@@ -105,11 +103,8 @@ def _columns_first_layer(colptr, crow, cval, lo, hi, W, Z, skip):
     each row of ``Z`` still sums its columns in ascending order.
     """
     fan_out = W.shape[1]
-    span = _skip_span(skip, fan_out)
-    active = _active_groups(skip)
-    for i in range(lo, hi):
-        for o in range(fan_out):
-            Z[i, o] = 0.0
+    active, span = _column_runs(skip, fan_out)
+    Z[lo:hi] = 0.0
     for c in range(colptr.shape[0] - 1):
         w = W[c]
         for q in range(colptr[c], colptr[c + 1]):
@@ -162,20 +157,17 @@ def _matmul_rows(A, W, lo, hi, Z, skip):
     # the gathering is not compiled at all for ``skip`` None.
     Wd, Zd = W, Z
     if skip is not None:
-        span = _skip_span(skip, W.shape[1])
-        gather = _gathers(skip, W.shape[1])
-        active = _active_groups(skip)
-        if gather:
-            Wd = np.empty((W.shape[0], active.shape[0] * span), dtype=W.dtype)
+        active, span = _gathered_runs(skip, W.shape[1])
+        if span > 0:
+            Wd = _gather_runs(W, _ZERO, W.shape[0], W.shape[0], active, span)
             Zd = np.empty((hi, Wd.shape[1]), dtype=Z.dtype)
-            _copy_spans(W, _ZERO, W.shape[0], active, span, Wd, _GATHER)
     if hi - lo <= SMALL_ROWS:
         W3 = Wd.reshape(1, Wd.shape[0], Wd.shape[1])
         _block_forward(A, W3, lo, hi, Zd, _none_skipped(skip))
     else:
         np.dot(A[lo:hi], Wd, Zd[lo:hi])
     if skip is not None:
-        if gather:
+        if span > 0:
             _copy_spans(Z, lo, hi, active, span, Zd, _SCATTER)
 
 
