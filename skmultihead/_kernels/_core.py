@@ -220,7 +220,7 @@ def _dense_weights(params, layers, layer):
 # not computed, and no other group reads them.
 
 
-@jit
+@jit_inline
 def _skip_span(skip, width):
     """Width of each group's run of ``width`` columns (or blocks) when a group is
     skipped, or 0: none is (or ``skip`` is None), or ``width`` is not split
@@ -236,7 +236,7 @@ def _skip_span(skip, width):
     return 0
 
 
-@jit
+@jit_inline
 def _skipped(skip, index, per_group):
     """Whether block (or column) ``index`` belongs to a skipped group, for
     ``per_group`` blocks a group (:func:`_skip_span`; 0: none skipped)."""
@@ -245,7 +245,7 @@ def _skipped(skip, index, per_group):
     return per_group > 0 and skip[index // per_group]
 
 
-@jit
+@jit_inline
 def _active_groups(skip):
     """Indices of the groups not skipped (none for ``skip`` None)."""
     if skip is None:
@@ -262,7 +262,7 @@ def _active_groups(skip):
     return active
 
 
-@jit
+@jit_inline
 def _column_runs(skip, width):
     """``(active, span)``: the groups not skipped and the width of each group's
     run of ``width`` columns, 0 when every column is to be computed
@@ -270,7 +270,7 @@ def _column_runs(skip, width):
     return _active_groups(skip), _skip_span(skip, width)
 
 
-@jit
+@jit_inline
 def _gathered_runs(skip, width):
     """:func:`_column_runs` for a dense product, which gathers the groups not
     skipped (span > 0) only when at least a quarter of the groups are skipped:
@@ -290,7 +290,7 @@ def _gather_runs(M, lo, hi, n_rows, active, span):
     return packed
 
 
-@jit
+@jit_inline
 def _none_skipped(skip):
     """A mask of the type of ``skip`` that skips nothing."""
     if skip is None:
