@@ -66,7 +66,9 @@ Conventions
   on a function argument when it compiles, so dense and CSR input each compile
   only their own code (see :func:`_first_layer`). The input arrays are only
   ever read. A fit without dropout passes None for the :class:`Dropout` bundle
-  the same way, and compiles no dropout code.
+  the same way, and compiles no dropout code. The binary cross-entropy (the
+  default loss) passes None for the loss vector of :class:`Targets`, and
+  compiles none of the other losses' code (see :func:`_loss._loss_delta`).
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
@@ -82,6 +84,9 @@ from ._core import (
     FAN_IN,
     FAN_OUT,
     IDENTITY,
+    L_CLIP,
+    L_GAMMA_NEG,
+    L_GAMMA_POS,
     LOGISTIC,
     N_BLOCKS,
     RELU,
@@ -97,6 +102,7 @@ from ._core import (
     Step,
     Targets,
     TaskArgs,
+    asymmetric_loss,
 )
 from ._dropout import _drop_columns, _drop_units, _keep_scale, _row_key, _step_key
 from ._forward import (
@@ -105,7 +111,13 @@ from ._forward import (
     _first_layer,
     _sparse_first_layer,
 )
-from ._loss import EXP_CUTOFF, _exp_neg, _log1p_unit
+from ._loss import (
+    EXP_CUTOFF,
+    _asymmetric_delta,
+    _exp_neg,
+    _log1p_unit,
+    _output_delta,
+)
 from ._tasks import (
     _BY_ADDRESS,
     _fit_epoch,
@@ -125,6 +137,9 @@ __all__ = [
     "FAN_IN",
     "FAN_OUT",
     "IDENTITY",
+    "L_CLIP",
+    "L_GAMMA_NEG",
+    "L_GAMMA_POS",
     "LOGISTIC",
     "N_BLOCKS",
     "RELU",
@@ -143,6 +158,8 @@ __all__ = [
     "Step",
     "Targets",
     "TaskArgs",
+    "_asymmetric_delta",
+    "asymmetric_loss",
     "_batch_columns",
     "_columns_first_layer",
     "_drop_columns",
@@ -153,6 +170,7 @@ __all__ = [
     "_fit_epoch_kernel",
     "_keep_scale",
     "_log1p_unit",
+    "_output_delta",
     "_parallel_tasks",
     "_predict_parallel",
     "_row_key",

@@ -1,9 +1,14 @@
-"""Output loss (BCE from the logits) and its delta, with the branch-free
-``exp``/``log1p`` it uses."""
+"""Output loss and its delta: the binary cross-entropy from the logits (the
+default, with the branch-free ``exp``/``log1p`` it uses) and the asymmetric
+(ASL) / focal loss."""
 
 import numpy as np
 
 from ._core import (
+    L_CLIP,
+    L_GAMMA_NEG,
+    L_GAMMA_POS,
+    jit,
     jit_inline,
 )
 
@@ -128,4 +133,113 @@ def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
             loss_acc[j] += loss if known else 0.0
             p = (1.0 if z >= 0.0 else e) / (1.0 + e)
             delta = scale * (p * (pw * y + 1.0 - y) - pw * y)
+            d_row[j] = delta if known else 0.0
+
+
+@jit_inline
+def _loss_delta(Z, targets, rows, lo, hi, inv_sw_sum, D, loss_acc):
+    """The output loss of rows ``lo:hi`` and its delta (the arguments of
+    :func:`_output_delta`, with the :class:`Targets` ``targets``): the binary
+    cross-entropy, :func:`_output_delta`, when ``targets.loss`` is None, else
+    :func:`_asymmetric_delta`.
+
+    ``targets.loss is None`` is a constant of the compiled types, but numba
+    types both branches: the cross-entropy's inlined loop is removed by LLVM
+    from a fit with another loss, and :func:`_asymmetric_delta` is compiled
+    for None, empty, in a fit with the cross-entropy.
+    """
+    Y, sw, pos_weight = targets.Y, targets.sw, targets.pos_weight
+    if targets.loss is None:
+        _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc)
+    else:
+        _asymmetric_delta(
+            Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc, targets.loss
+        )
+
+
+@jit
+def _asymmetric_delta(
+    Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc, loss
+):
+    """Per-label asymmetric loss (ASL, Ridnik et al. 2021) of rows ``lo:hi`` and
+    its gradient w.r.t. the logits: :func:`_output_delta` for the loss vector
+    ``loss`` (:func:`asymmetric_loss`) instead of the binary cross-entropy.
+    Nothing when ``loss`` is None
+    (a branch numba prunes when it compiles: the cross-entropy then runs
+    :func:`_output_delta`, and this function holds no code).
+
+    With ``p = sigmoid(z)``, ``q = 1 - p``, the exponents ``g+, g-`` and margin
+    ``m`` of ``loss`` and the shifted probability of the negatives
+    ``p_m = max(p - m, 0)``, the loss of a label ``y`` with positive weight
+    ``w+`` is ``w+ * y * L+ + (1 - y) * L-`` where::
+
+        L+ = -q**g+ * log(p)          = q**g+ * softplus(-z)
+        L- = -p_m**g- * log(1 - p_m)  (= p**g- * softplus(z) when m = 0)
+
+    Focal loss (Lin et al. 2017) is ``g+ = g- = gamma``, ``m = 0``; all three 0
+    is the cross-entropy. With ``dp/dz = p * q`` the derivatives are::
+
+        dL+/dz = -q**g+ * (q + g+ * p * softplus(-z))
+        dL-/dz = p**g- * (p + g- * q * softplus(z))                      m = 0
+        dL-/dz = p * p_m**g- * (g- * q * r + q / (1 - p_m)),  p_m > 0    m > 0
+        dL-/dz = 0,                                           p_m = 0
+
+    with ``r = -log(1 - p_m) / p_m`` (``>= 1``, and ``-> 1`` as ``p_m -> 0``),
+    which keeps ``p_m**(g- - 1)`` (infinite at ``p_m = 0`` for ``g- < 1``) out
+    of the computation. Where ``p_m = 0`` (``p <= m``) the loss and its
+    gradient are 0.
+
+    Everything is computed from the logits in float64: ``log p = -softplus(-z)``,
+    ``log(1 - p) = -softplus(z)``, ``q**g = exp(-g * softplus(z))``,
+    ``p**g = exp(-g * softplus(-z))``, and ``1 - p_m = q + min(p, m)``;
+    ``-log(1 - p_m)`` is ``log1p(-p_m)`` (``1 - p_m >= m``: no cancellation).
+    Weights, NaN labels, ``D`` and ``loss_acc`` as in :func:`_output_delta`.
+    Unlike that loop this one calls libm (``exp``, ``log``, ``log1p``): only
+    the non-default losses pay for it.
+    """
+    if loss is None:
+        return
+    gp, gn, clip = loss[L_GAMMA_POS], loss[L_GAMMA_NEG], loss[L_CLIP]
+    n_labels = Z.shape[1]
+    for i in range(lo, hi):
+        r = rows[i]
+        w = float(sw[r])
+        scale = w * inv_sw_sum
+        z_row = Z[i]
+        y_row = Y[r]
+        d_row = D[i]
+        for j in range(n_labels):
+            y = float(y_row[j])
+            known = not np.isnan(y)
+            y = y if known else 0.0
+            z = float(z_row[j])
+            e = np.exp(-abs(z))
+            tail = np.log1p(e)
+            sp_pos = max(z, 0.0) + tail  # -log(1 - p)
+            sp_neg = max(-z, 0.0) + tail  # -log(p)
+            p = (1.0 if z >= 0.0 else e) / (1.0 + e)
+            q = (e if z >= 0.0 else 1.0) / (1.0 + e)
+            # positive term
+            q_g = np.exp(-gp * sp_pos)  # q ** gp
+            loss_pos = q_g * sp_neg
+            d_pos = -q_g * (q + gp * p * sp_neg)
+            # negative term
+            if clip > 0.0:
+                p_m = max(p - clip, 0.0)
+                shifted = p_m > 0.0
+                nlog = -np.log1p(-p_m)  # -log(1 - p_m), 0 where p_m = 0
+                pm_g = np.exp(gn * np.log(p_m)) if shifted else 0.0
+                pm_g = pm_g if gn != 0.0 else 1.0  # p_m ** gn, 0 ** 0 = 1
+                ratio = nlog / p_m if shifted else 1.0
+                d_neg = p * pm_g * (gn * q * ratio + q / (q + min(p, clip)))
+                d_neg = d_neg if shifted else 0.0
+                loss_neg = pm_g * nlog
+            else:
+                p_g = np.exp(-gn * sp_neg)  # p ** gn
+                loss_neg = p_g * sp_pos
+                d_neg = p_g * (p + gn * q * sp_pos)
+            pw = float(pos_weight[j])
+            value = w * (pw * y * loss_pos + (1.0 - y) * loss_neg)
+            loss_acc[j] += value if known else 0.0
+            delta = scale * (pw * y * d_pos + (1.0 - y) * d_neg)
             d_row[j] = delta if known else 0.0
