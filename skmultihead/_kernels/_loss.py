@@ -203,16 +203,16 @@ def _asymmetric_delta(
     n_labels = Z.shape[1]
     for i in range(lo, hi):
         r = rows[i]
-        w = float(sw[r])
+        w = np.float64(sw[r])
         scale = w * inv_sw_sum
         z_row = Z[i]
         y_row = Y[r]
         d_row = D[i]
         for j in range(n_labels):
-            y = float(y_row[j])
+            y = np.float64(y_row[j])
             known = not np.isnan(y)
             y = y if known else 0.0
-            z = float(z_row[j])
+            z = np.float64(z_row[j])
             e = np.exp(-abs(z))
             tail = np.log1p(e)
             sp_pos = max(z, 0.0) + tail  # -log(1 - p)
@@ -238,7 +238,7 @@ def _asymmetric_delta(
                 p_g = np.exp(-gn * sp_neg)  # p ** gn
                 loss_neg = p_g * sp_pos
                 d_neg = p_g * (p + gn * q * sp_pos)
-            pw = float(pos_weight[j])
+            pw = np.float64(pos_weight[j])
             value = w * (pw * y * loss_pos + (1.0 - y) * loss_neg)
             loss_acc[j] += value if known else 0.0
             delta = scale * (pw * y * d_pos + (1.0 - y) * d_neg)
