@@ -23,6 +23,7 @@ from ._core import (
 EXP_CUTOFF = 37.0
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 = _LN2_HI + _LN2_LO, _LN2_HI exact
 _LN2_LO = 1.90821492927058770002e-10  # in 32 bits (fdlibm's split)
+_SQRT2 = 1.4142135623730951
 
 
 @jit_inline
@@ -82,6 +83,66 @@ def _log1p_unit(e):
     p = p * u + 1.0 / 5.0
     p = p * u + 1.0 / 3.0
     return 2.0 * s + 2.0 * s * u * p
+
+
+@jit_inline
+def _exp_neg_wide(a):
+    """``exp(-a)`` for any ``a >= 0``, branch-free: :func:`_exp_neg` up to
+    ``EXP_CUTOFF``, beyond it ``_exp_neg(a / 32) ** 32`` (five squarings:
+    within 100 ulp, for values below 8.6e-17; 0 where it underflows)."""
+    near = _exp_neg(min(a, EXP_CUTOFF))
+    far = _exp_neg(min(a * (1.0 / 32.0), EXP_CUTOFF))
+    far = far * far
+    far = far * far
+    far = far * far
+    far = far * far
+    far = far * far
+    return near if a < EXP_CUTOFF else far
+
+
+@jit_inline
+def _exp_neg_cut(a):
+    """``exp(-a)`` for ``a >= 0`` (:func:`_exp_neg`), 0 beyond ``EXP_CUTOFF``
+    (where it is below 8.6e-17), branch-free."""
+    e = _exp_neg(min(a, EXP_CUTOFF))
+    return e if a < EXP_CUTOFF else 0.0
+
+
+@jit_inline
+def _scale_up(m, k, below, factor, step):
+    """One step of :func:`_log_unit`'s range reduction: ``m * factor`` and
+    ``k + step`` where ``m < below``."""
+    small = m < below
+    return (m * factor if small else m), (k + step if small else k)
+
+
+@jit_inline
+def _log_unit(x):
+    """``log(x)`` for ``0 < x <= 1``, branch-free so that loops over it
+    vectorise (libm's ``log`` is a scalar call); ``x`` below the smallest
+    normal float is taken as it (``log = -708.4``).
+
+    ``x = m * 2**-k`` with ``m`` in ``[sqrt(1/2), sqrt(2))``, found by ten
+    selected multiplications by powers of two and a last halving (``k <=
+    1022``), and ``log(x) = log1p(m - 1) - k ln2`` (:func:`_log1p_unit`, with
+    ``|m - 1| <= 0.42``; ``m - 1`` is exact).
+    """
+    m = max(x, 2.0**-1022)
+    k = 0.0
+    m, k = _scale_up(m, k, 2.0**-511, 2.0**512, 512.0)
+    m, k = _scale_up(m, k, 2.0**-255, 2.0**256, 256.0)
+    m, k = _scale_up(m, k, 2.0**-127, 2.0**128, 128.0)
+    m, k = _scale_up(m, k, 2.0**-63, 2.0**64, 64.0)
+    m, k = _scale_up(m, k, 2.0**-31, 2.0**32, 32.0)
+    m, k = _scale_up(m, k, 2.0**-15, 2.0**16, 16.0)
+    m, k = _scale_up(m, k, 2.0**-7, 2.0**8, 8.0)
+    m, k = _scale_up(m, k, 2.0**-3, 2.0**4, 4.0)
+    m, k = _scale_up(m, k, 0.5, 4.0, 2.0)
+    m, k = _scale_up(m, k, 1.0, 2.0, 1.0)
+    high = m > _SQRT2
+    m = m * 0.5 if high else m
+    k = k - 1.0 if high else k
+    return (_log1p_unit(m - 1.0) - k * _LN2_LO) - k * _LN2_HI
 
 
 @jit_inline
@@ -189,13 +250,18 @@ def _asymmetric_delta(
     of the computation. Where ``p_m = 0`` (``p <= m``) the loss and its
     gradient are 0.
 
-    Everything is computed from the logits in float64: ``log p = -softplus(-z)``,
-    ``log(1 - p) = -softplus(z)``, ``q**g = exp(-g * softplus(z))``,
-    ``p**g = exp(-g * softplus(-z))``, and ``1 - p_m = q + min(p, m)``;
-    ``-log(1 - p_m)`` is ``log1p(-p_m)`` (``1 - p_m >= m``: no cancellation).
+    Everything is computed from the logits in float64 by branch-free
+    polynomials, so that the loop vectorises like the cross-entropy's:
+    ``e = exp(-|z|)`` (:func:`_exp_neg_wide`: not cut off, so that ``q`` stays
+    exact for large ``z``, where the clipped term's gradient is about
+    ``q / m``), ``log p = -softplus(-z)``, ``log(1 - p) = -softplus(z)``,
+    ``q**g = exp(-g * softplus(z))``, ``p**g = exp(-g * softplus(-z))``,
+    ``p_m**g = exp(g * log p_m)`` (:func:`_log_unit`; each power taken as 0
+    below 8.6e-17, where it multiplies factors of a few units at most),
+    ``1 - p_m = q + min(p, m)`` (no cancellation), and ``-log(1 - p_m)`` is
+    ``-log1p(-p_m)`` up to ``p_m = 1/2`` (exact as ``p_m -> 0``), ``-log(q +
+    m)`` above.
     Weights, NaN labels, ``D`` and ``loss_acc`` as in :func:`_output_delta`.
-    Unlike that loop this one calls libm (``exp``, ``log``, ``log1p``): only
-    the non-default losses pay for it.
     """
     if loss is None:
         return
@@ -213,29 +279,31 @@ def _asymmetric_delta(
             known = not np.isnan(y)
             y = y if known else 0.0
             z = np.float64(z_row[j])
-            e = np.exp(-abs(z))
-            tail = np.log1p(e)
+            e = _exp_neg_wide(abs(z))
+            tail = _log1p_unit(e)
             sp_pos = max(z, 0.0) + tail  # -log(1 - p)
             sp_neg = max(-z, 0.0) + tail  # -log(p)
-            p = (1.0 if z >= 0.0 else e) / (1.0 + e)
-            q = (e if z >= 0.0 else 1.0) / (1.0 + e)
+            inv = 1.0 / (1.0 + e)
+            p = (1.0 if z >= 0.0 else e) * inv
+            q = (e if z >= 0.0 else 1.0) * inv
             # positive term
-            q_g = np.exp(-gp * sp_pos)  # q ** gp
+            q_g = _exp_neg_cut(gp * sp_pos)  # q ** gp
             loss_pos = q_g * sp_neg
             d_pos = -q_g * (q + gp * p * sp_neg)
             # negative term
             if clip > 0.0:
                 p_m = max(p - clip, 0.0)
                 shifted = p_m > 0.0
-                nlog = -np.log1p(-p_m)  # -log(1 - p_m), 0 where p_m = 0
-                pm_g = np.exp(gn * np.log(p_m)) if shifted else 0.0
-                pm_g = pm_g if gn != 0.0 else 1.0  # p_m ** gn, 0 ** 0 = 1
+                one_m = q + min(p, clip)  # 1 - p_m
+                near = -_log1p_unit(-min(p_m, 0.5))
+                nlog = near if p_m <= 0.5 else -_log_unit(one_m)  # -log(1 - p_m)
+                pm_g = _exp_neg_cut(-gn * _log_unit(p_m))  # p_m ** gn (0 ** 0 = 1)
                 ratio = nlog / p_m if shifted else 1.0
-                d_neg = p * pm_g * (gn * q * ratio + q / (q + min(p, clip)))
+                d_neg = p * pm_g * (gn * q * ratio + q / one_m)
                 d_neg = d_neg if shifted else 0.0
                 loss_neg = pm_g * nlog
             else:
-                p_g = np.exp(-gn * sp_neg)  # p ** gn
+                p_g = _exp_neg_cut(gn * sp_neg)  # p ** gn
                 loss_neg = p_g * sp_pos
                 d_neg = p_g * (p + gn * q * sp_pos)
             pw = np.float64(pos_weight[j])
