@@ -142,9 +142,9 @@ loss : {'log_loss', 'focal', 'asymmetric'}, default='log_loss'
     are model-selection criteria on the predicted probabilities and stay on the
     cross-entropy (or ``scoring``) whatever the training loss. Measured on
     four MULAN datasets with the other defaults, focal and asymmetric loss
-    lost to the cross-entropy on emotions and yeast, tied on scene and won
-    only on medical (many rare labels; see the User Guide): the cross-entropy
-    stays the default.
+    lost to the cross-entropy on emotions and yeast, a little on scene, and
+    won only on medical (many rare labels; see the User Guide): the
+    cross-entropy stays the default.
 
 loss_params : dict or None, default=None
     Parameters of ``loss`` (None: all defaults; a missing key takes its

@@ -159,7 +159,6 @@ __all__ = [
     "Targets",
     "TaskArgs",
     "_asymmetric_delta",
-    "asymmetric_loss",
     "_batch_columns",
     "_columns_first_layer",
     "_drop_columns",
@@ -180,4 +179,5 @@ __all__ = [
     "_sparse_weight_grad",
     "_step_key",
     "_task_address",
+    "asymmetric_loss",
 ]
