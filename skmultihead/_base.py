@@ -155,6 +155,8 @@ class BaseMultiLabelMLP(
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "scoring": [None, str, callable],
         "pos_weight": [None, StrOptions({"balanced"}), "array-like"],
+        "loss": [StrOptions({"log_loss", "focal", "asymmetric"})],
+        "loss_params": [None, dict],
         "threshold": [
             Interval(numbers.Real, 0, 1, closed="both"),
             StrOptions({"auto", *STRATEGIES}),
@@ -204,6 +206,8 @@ class BaseMultiLabelMLP(
         n_iter_no_change=10,
         scoring=None,
         pos_weight=None,
+        loss="log_loss",
+        loss_params=None,
         threshold="auto",
         min_labels=0,
         dtype=None,
@@ -237,6 +241,8 @@ class BaseMultiLabelMLP(
         self.n_iter_no_change = n_iter_no_change
         self.scoring = scoring
         self.pos_weight = pos_weight
+        self.loss = loss
+        self.loss_params = loss_params
         self.threshold = threshold
         self.min_labels = min_labels
         self.dtype = dtype
@@ -357,6 +363,7 @@ class BaseMultiLabelMLP(
         dtype = X.dtype
         hidden = self._hidden_sizes()
         self._dropout_rates()  # validated before anything is drawn or changed
+        self._loss_bundle()
         self._resolve_options(
             X.shape[0], X_val is not None, incremental, reuse, binary_1d
         )
@@ -575,6 +582,7 @@ class BaseMultiLabelMLP(
             dtype,
             dropout=dropout,
             dropout_seed=seed,
+            loss=self._loss_bundle(),
         )
         act_code = ACTIVATION_CODES[self.activation]
         monitor = _Monitor(

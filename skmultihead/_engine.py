@@ -502,6 +502,8 @@ class EpochRunner:
     a step drops is a function of ``dropout_seed``, the optimizer step count and
     the sample index only (``_kernels._keep_scale``), so it does not depend on
     the thread count. Rates 0 (the default) compile and run no dropout code.
+    ``loss`` is None (binary cross-entropy) or the loss vector of
+    ``_kernels.asymmetric_loss``.
     """
 
     def __init__(
@@ -515,6 +517,7 @@ class EpochRunner:
         dtype,
         dropout=(0.0, 0.0),
         dropout_seed=0,
+        loss=None,
     ):
         input_rate, hidden_rate = (float(r) for r in dropout)
         # None: the no-dropout specialisation, compiled with no dropout code.
@@ -524,7 +527,9 @@ class EpochRunner:
             else None
         )
         self.X, csr = split_input(X, dtype)
-        self.targets = K.Targets(Y, sample_weight, pos_weight)
+        # loss: None (the cross-entropy, compiled with no code of the other
+        # losses) or the vector of _kernels.asymmetric_loss.
+        self.targets = K.Targets(Y, sample_weight, pos_weight, loss)
         self.plan = plan
         self.batch_size = int(batch_size)
         n_chunks = row_chunks(self.batch_size, plan)

@@ -12,9 +12,10 @@ class MultiHeadMLPClassifier(BaseMultiLabelMLP):
     its output layer has one logistic unit per label. Labels do not compete (no
     softmax): each output answers its own yes/no question, and the shared layers
     learn features that every label reuses. The loss is the binary cross-entropy
-    summed over labels and averaged over samples, plus ``alpha`` times the L2
-    penalty as :class:`~sklearn.neural_network.MLPClassifier` scales it, so on an
-    indicator Y the objective is exactly that of ``MLPClassifier``. Training and
+    (or the focal or asymmetric loss, see ``loss``) summed over labels and
+    averaged over samples, plus ``alpha`` times the L2 penalty as
+    :class:`~sklearn.neural_network.MLPClassifier` scales it, so on an indicator
+    Y the default objective is exactly that of ``MLPClassifier``. Training and
     inference run in compiled Numba kernels.
 
     Read more in the :ref:`User Guide <user_guide>`.

@@ -1,5 +1,6 @@
 """Validation at the boundary: the input, the targets and the parameters that are
-resolved per fit (layer sizes, dropout rates, positive weights, fixed thresholds).
+resolved per fit (layer sizes, dropout rates, the loss, positive weights, fixed
+thresholds).
 
 A mixin of :class:`skmultihead._base.BaseMultiLabelMLP`; every check and every
 error message lives here, so the kernels never see bad input.
@@ -11,6 +12,16 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
+
+from ._kernels import asymmetric_loss
+
+# The keys of loss_params of each loss, with their defaults: focal loss (Lin et
+# al. 2017) and the asymmetric loss (ASL) of Ridnik et al. 2021 with the values
+# their paper recommends for multi-label data.
+LOSS_PARAMS = {
+    "focal": {"gamma": 2.0},
+    "asymmetric": {"gamma_neg": 4.0, "gamma_pos": 0.0, "clip": 0.05},
+}
 
 # 'balanced' positive weights n_neg / n_pos are capped at this value so that a
 # label with a handful of positives cannot dominate the loss.
@@ -197,6 +208,60 @@ class InputValidationMixin:
                 f"hidden_rate) of floats in [0, 1), got {self.dropout!r}."
             )
         return rates
+
+    def _loss_bundle(self):
+        """The output loss as the kernels take it: None for 'log_loss' (the
+        binary cross-entropy), else the loss vector of ``loss`` and
+        ``loss_params`` (``_kernels.asymmetric_loss``; a missing key takes its
+        default in :data:`LOSS_PARAMS`)."""
+        params = self.loss_params
+        if self.loss == "log_loss":
+            if params is not None:
+                raise ValueError(
+                    "loss_params is only used by loss='focal' or 'asymmetric'; "
+                    f"got loss_params={params!r} with loss='log_loss'. Set "
+                    "loss_params=None."
+                )
+            return None
+        defaults = LOSS_PARAMS[self.loss]
+        given = {} if params is None else dict(params)
+        unknown = [key for key in given if key not in defaults]
+        if unknown:
+            other = [
+                f"{key!r} is a key of loss={name!r}"
+                for key in unknown
+                for name, keys in LOSS_PARAMS.items()
+                if name != self.loss and key in keys
+            ]
+            raise ValueError(
+                f"loss_params has unknown key(s) {unknown} for loss={self.loss!r}, "
+                f"whose keys are {sorted(defaults)}"
+                + (f" ({'; '.join(other)})" if other else "")
+                + "."
+            )
+        values = {**defaults, **given}
+        for key, value in values.items():
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not ok or not np.isfinite(value):
+                raise ValueError(
+                    f"loss_params[{key!r}] must be a finite real number, got {value!r}."
+                )
+            if key == "clip" and not 0.0 <= value < 1.0:
+                raise ValueError(
+                    f"loss_params['clip'] must be in [0, 1), got {value!r}."
+                )
+            if key != "clip" and value < 0.0:
+                raise ValueError(
+                    f"loss_params[{key!r}] must be non-negative, got {value!r}."
+                )
+        if self.loss == "focal":
+            gamma = float(values["gamma"])
+            return asymmetric_loss(gamma, gamma, 0.0)
+        return asymmetric_loss(
+            float(values["gamma_pos"]),
+            float(values["gamma_neg"]),
+            float(values["clip"]),
+        )
 
     def _resolve_pos_weight(self, Y, sample_weight):
         n_outputs = Y.shape[1]

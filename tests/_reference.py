@@ -14,7 +14,9 @@ positive weights and missing labels)::
 
 with ``bce(z, y; pw) = pw * y * softplus(-z) + (1 - y) * softplus(z)`` and
 ``obs_ij = 0`` where ``y_ij`` is NaN. The denominator is the weight of *all*
-rows of the batch, observed or not.
+rows of the batch, observed or not. With ``output_loss=(gamma_pos, gamma_neg,
+clip)`` the BCE is replaced by the asymmetric loss (:func:`loss_terms`; focal
+loss is ``(gamma, gamma, 0)``).
 
 Block-diagonal (binary relevance) networks are handled two ways:
 :func:`unflatten` turns a flat parameter buffer and its ``blocks`` into dense
@@ -122,10 +124,71 @@ def bce_terms(Z, Y, pos_weight):
     return np.where(observed, terms, 0.0)
 
 
-def label_losses(Z, Y, sample_weight, pos_weight):
-    """Sample-weighted mean BCE of each label (denominator: all rows' weight)."""
+def loss_terms(Z, Y, pos_weight, output_loss=None):
+    """Per-entry loss; 0 at NaN. ``output_loss`` None: :func:`bce_terms`; else
+    ``(gamma_pos, gamma_neg, clip)``, the asymmetric loss (Ridnik et al. 2021)::
+
+        pw * y * (1 - p)**gamma_pos * -log(p)
+        + (1 - y) * p_m**gamma_neg * -log(1 - p_m),    p_m = max(p - clip, 0)
+
+    with ``-log(p) = softplus(-z)``, and ``-log(1 - p_m)`` = ``softplus(z)``
+    when ``clip = 0``, else ``-log1p(-p_m)``.
+    """
+    if output_loss is None:
+        return bce_terms(Z, Y, pos_weight)
+    gamma_pos, gamma_neg, clip = output_loss
+    Y = np.asarray(Y, dtype=np.float64)
+    Z = np.asarray(Z, dtype=np.float64)
+    observed = ~np.isnan(Y)
+    Y0 = np.where(observed, Y, 0.0)
+    pw = np.asarray(pos_weight, dtype=np.float64)
+    p = _sigmoid(Z)
+    q = _sigmoid(-Z)
+    positive = q**gamma_pos * softplus(-Z)
+    if clip == 0:
+        negative = p**gamma_neg * softplus(Z)
+    else:
+        p_m = np.maximum(p - clip, 0.0)
+        negative = p_m**gamma_neg * -np.log1p(-p_m)
+    terms = pw * Y0 * positive + (1.0 - Y0) * negative
+    return np.where(observed, terms, 0.0)
+
+
+def loss_derivative(Z, Y, pos_weight, output_loss):
+    """d :func:`loss_terms` / dz of the asymmetric loss, by the chain rule
+    ``dL/dz = dL/dp * dp/dz`` with ``dp/dz = p * (1 - p)`` (and ``dp_m/dp = 1``
+    where ``p_m > 0``, else 0); 0 at NaN."""
+    gamma_pos, gamma_neg, clip = output_loss
+    Y = np.asarray(Y, dtype=np.float64)
+    Z = np.asarray(Z, dtype=np.float64)
+    observed = ~np.isnan(Y)
+    Y0 = np.where(observed, Y, 0.0)
+    pw = np.asarray(pos_weight, dtype=np.float64)
+    p = _sigmoid(Z)
+    q = _sigmoid(-Z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # L+ = q**g * -log(p):  dL+/dp = g * q**(g-1) * log(p) - q**g / p
+        dpos_dp = gamma_pos * q ** (gamma_pos - 1) * -softplus(-Z) - q**gamma_pos / p
+        if gamma_pos == 0:
+            dpos_dp = -1.0 / p
+        # L- = p_m**g * -log(1 - p_m):
+        # dL-/dp_m = g * p_m**(g-1) * -log(1 - p_m) + p_m**g / (1 - p_m)
+        p_m = np.maximum(p - clip, 0.0)
+        nlog = softplus(Z) if clip == 0 else -np.log1p(-p_m)
+        dneg_dp = gamma_neg * p_m ** (gamma_neg - 1) * nlog + p_m**gamma_neg / (
+            q + np.minimum(p, clip)
+        )
+        if gamma_neg == 0:
+            dneg_dp = 1.0 / (q + np.minimum(p, clip))
+        dneg_dp = np.where(p_m > 0, dneg_dp, 0.0)
+    d = (pw * Y0 * dpos_dp + (1.0 - Y0) * dneg_dp) * p * q
+    return np.where(observed, d, 0.0)
+
+
+def label_losses(Z, Y, sample_weight, pos_weight, output_loss=None):
+    """Sample-weighted mean loss of each label (denominator: all rows' weight)."""
     sw = np.asarray(sample_weight, dtype=np.float64)
-    return sw @ bce_terms(Z, Y, pos_weight) / sw.sum()
+    return sw @ loss_terms(Z, Y, pos_weight, output_loss) / sw.sum()
 
 
 def l2_penalty(coefs, alpha, sample_weight):
@@ -134,16 +197,29 @@ def l2_penalty(coefs, alpha, sample_weight):
 
 
 def loss(
-    X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks=None
+    X,
+    Y,
+    coefs,
+    intercepts,
+    activation,
+    sample_weight,
+    pos_weight,
+    alpha,
+    masks=None,
+    output_loss=None,
 ):
     """The full batch objective (data term summed over labels + L2)."""
     Z = predict_logits(X, coefs, intercepts, activation, masks)
-    data = label_losses(Z, Y, sample_weight, pos_weight).sum()
+    data = label_losses(Z, Y, sample_weight, pos_weight, output_loss).sum()
     return data + l2_penalty(coefs, alpha, sample_weight)
 
 
-def output_delta(Z, Y, sample_weight, pos_weight):
+def output_delta(Z, Y, sample_weight, pos_weight, output_loss=None):
     """d objective / d logits (already divided by the batch weight)."""
+    if output_loss is not None:
+        d = loss_derivative(Z, Y, pos_weight, output_loss)
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        return d * sw[:, None] / sw.sum()
     Y = np.asarray(Y, dtype=np.float64)
     observed = ~np.isnan(Y)
     Y0 = np.where(observed, Y, 0.0)
@@ -157,12 +233,21 @@ def output_delta(Z, Y, sample_weight, pos_weight):
 
 
 def backward(
-    X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks=None
+    X,
+    Y,
+    coefs,
+    intercepts,
+    activation,
+    sample_weight,
+    pos_weight,
+    alpha,
+    masks=None,
+    output_loss=None,
 ):
     """Gradients ``(coef_grads, intercept_grads)`` of :func:`loss`."""
     zs, activations = forward(X, coefs, intercepts, activation, masks)
     sw_sum = float(np.sum(sample_weight))
-    delta = output_delta(zs[-1], Y, sample_weight, pos_weight)
+    delta = output_delta(zs[-1], Y, sample_weight, pos_weight, output_loss)
     n_layers = len(coefs)
     coef_grads = [None] * n_layers
     intercept_grads = [None] * n_layers
@@ -311,22 +396,58 @@ def merge_label_grads(label_grads, blocks):
 
 
 def flat_gradient(
-    X, Y, params, blocks, activation, sample_weight, pos_weight, alpha, masks=None
+    X,
+    Y,
+    params,
+    blocks,
+    activation,
+    sample_weight,
+    pos_weight,
+    alpha,
+    masks=None,
+    output_loss=None,
 ):
     """Gradient of :func:`loss` w.r.t. a flat parameter buffer."""
     coefs, intercepts = unflatten(params, blocks)
     cg, ig = backward(
-        X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks
+        X,
+        Y,
+        coefs,
+        intercepts,
+        activation,
+        sample_weight,
+        pos_weight,
+        alpha,
+        masks,
+        output_loss,
     )
     return flatten_grads(cg, ig, blocks)
 
 
 def flat_loss(
-    X, Y, params, blocks, activation, sample_weight, pos_weight, alpha, masks=None
+    X,
+    Y,
+    params,
+    blocks,
+    activation,
+    sample_weight,
+    pos_weight,
+    alpha,
+    masks=None,
+    output_loss=None,
 ):
     coefs, intercepts = unflatten(params, blocks)
     return loss(
-        X, Y, coefs, intercepts, activation, sample_weight, pos_weight, alpha, masks
+        X,
+        Y,
+        coefs,
+        intercepts,
+        activation,
+        sample_weight,
+        pos_weight,
+        alpha,
+        masks,
+        output_loss,
     )
 
 

@@ -33,7 +33,9 @@ Summary of the hostile inputs (groups; the ids are the test ids):
 * Hyper-parameters: hidden_layer_sizes (0,), (-3,), 'abc', 0, (2.5,), None;
   learning_rate_init 0, -1, NaN; max_iter 0; batch_size 0; alpha -1; momentum 2;
   validation_fraction 1.5; activation 'softmax'; solver 'lbfgs'; threshold 1.5,
-  wrong length, NaN; pos_weight wrong length, negative, NaN; dtype 'int32',
+  wrong length, NaN; pos_weight wrong length, negative, NaN; loss 'hinge',
+  loss_params not a dict, given with 'log_loss', with an unknown key (one of the
+  other loss), clip 1, negative gamma; dtype 'int32',
   np.int32, np.float16; n_threads 0, 1.5; min_labels 2; beta_2 1; epsilon 0;
   unknown scoring; bad random_state.
 
@@ -725,6 +727,30 @@ CASES = [
         "pos_weight",
         [1.0, float("nan"), 1.0],
         "pos_weight must be None, 'balanced' or 3 non-negative",
+    ),
+    _param("loss", "hinge"),
+    _param("loss_params", [("gamma", 2.0)]),
+    _param("loss_params", {"gamma": 2.0}, "loss_params is only used by"),
+    Case(
+        "param-loss='focal'-loss_params-unknown-key",
+        "fresh",
+        _fit(loss="focal", loss_params={"gamma_neg": 2.0}),
+        ValueError,
+        r"unknown key\(s\) \['gamma_neg'\] for loss='focal'",
+    ),
+    Case(
+        "param-loss='asymmetric'-clip=1",
+        "fresh",
+        _fit(loss="asymmetric", loss_params={"clip": 1.0}),
+        ValueError,
+        r"loss_params\['clip'\] must be in \[0, 1\)",
+    ),
+    Case(
+        "param-loss='focal'-gamma=-1",
+        "fresh",
+        _fit(loss="focal", loss_params={"gamma": -1.0}),
+        ValueError,
+        r"loss_params\['gamma'\] must be non-negative",
     ),
     _param("dtype", "int32"),
     _param("dtype", np.int32, "dtype must be float32, float64 or None"),

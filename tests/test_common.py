@@ -40,6 +40,10 @@ def _instances():
     yield MultiHeadMLPClassifier(
         hidden_layer_sizes=(8,), tower_layer_sizes=(4,), max_iter=100, random_state=0
     )
+    # A non-default training loss (its own kernel path).
+    yield BinaryRelevanceMLPClassifier(
+        hidden_layer_sizes=(8,), loss="asymmetric", max_iter=100, random_state=0
+    )
 
 
 @parametrize_with_checks(

@@ -303,8 +303,16 @@ def test_alpha_grid_on_a_validation_split_and_x_val():
         ({"pos_weight": "balanced", "dtype": "float32"}, "nan-labels"),
         ({"early_stopping": True, "threshold": "f1"}, "csr"),
         ({"cv": 3, "threshold": "f1_shrunk", "n_members": 2}, "nan-labels"),
+        ({"loss": "asymmetric", "pos_weight": "balanced"}, "nan-labels"),
     ],
-    ids=["default", "sgd-converging-csr", "pos_weight-f32-nan", "es-csr", "cv-nan"],
+    ids=[
+        "default",
+        "sgd-converging-csr",
+        "pos_weight-f32-nan",
+        "es-csr",
+        "cv-nan",
+        "asymmetric-nan",
+    ],
 )
 def test_towers_without_trunk_are_binary_relevance(options, kind):
     X, Y = _data(n_samples=100)

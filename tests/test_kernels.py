@@ -148,8 +148,10 @@ def kernel_epoch(
     n_threads=1,
     dropout=None,
     skip=None,
+    loss=None,
 ):
-    """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch."""
+    """One call of ``_fit_epoch`` with explicit chunking; NaN-filled scratch.
+    ``loss``: None (BCE) or a loss vector (``K.asymmetric_loss``)."""
     dtype = params.dtype
     n = X.shape[0]
     batch_size = n if batch_size is None else batch_size
@@ -183,7 +185,10 @@ def kernel_epoch(
         group_lr = np.full(plan.n_groups, float(lr))
     hyper = np.array([alpha, beta_1, beta_2, epsilon, momentum], dtype=np.float64)
     targets = K.Targets(
-        prob.Y.astype(dtype), prob.sw.astype(dtype), prob.pos_weight.astype(dtype)
+        prob.Y.astype(dtype),
+        prob.sw.astype(dtype),
+        prob.pos_weight.astype(dtype),
+        loss,
     )
     act_code = _engine.ACTIVATION_CODES[activation]
     net = K.Network(params, plan.table, act_code, _engine._skip_mask(plan, skip))
@@ -635,8 +640,10 @@ def _reference_epoch(
     t,
     frozen,
     group_lr,
+    output_loss=None,
 ):
-    """sklearn's loop: per batch, gradient at the current params, one step."""
+    """sklearn's loop: per batch, gradient at the current params, one step
+    (``output_loss``: see ``ref.loss_terms``)."""
     params = params.astype(np.float64).copy()
     state = state.astype(np.float64).copy()
     owner = label_owner(plan)
@@ -654,7 +661,9 @@ def _reference_epoch(
             continue
         coefs, intercepts = ref.unflatten(params, plan.blocks)
         Z = ref.predict_logits(prob.X[rows], coefs, intercepts, activation)
-        label_loss += ref.label_losses(Z, prob.Y[rows], sw, prob.pos_weight) * m
+        label_loss += (
+            ref.label_losses(Z, prob.Y[rows], sw, prob.pos_weight, output_loss) * m
+        )
         for g in range(plan.n_groups):
             if not frozen[g]:
                 sq = np.sum(params[weights & (owner == g)] ** 2)
@@ -668,6 +677,7 @@ def _reference_epoch(
             sw,
             prob.pos_weight,
             alpha,
+            output_loss=output_loss,
         )
         if solver == "adam":
             new, m1, v1, t1 = ref.adam_step(

@@ -3,8 +3,8 @@
 * Any valid problem (1-40 samples, 1-8 features, 1-5 labels, float32 / float64 /
   integer X, dense or sparse, int / float / bool / NaN-holed Y, any activation
   and solver, 0-3 hidden layers of 1-6 units, any batch size and alpha, sample
-  weights with zeros, 'balanced' pos_weight, early stopping, threshold='f1',
-  then maybe a partial_fit or a warm-started refit) fits,
+  weights with zeros, 'balanced' pos_weight, any loss, early stopping,
+  threshold='f1', then maybe a partial_fit or a warm-started refit) fits,
   and every prediction method returns the right shape and dtype: probabilities
   in [0, 1], no NaN, predict in {0, 1} and consistent with threshold_.
 * Any hostile input (non-finite values anywhere, wrong shapes, impossible label
@@ -73,6 +73,7 @@ def problems(draw, max_n=40):
         max_iter=draw(st.integers(1, 4)),
         min_labels=draw(st.sampled_from([0, 1])),
         pos_weight=draw(st.sampled_from([None, "balanced"])),
+        loss=draw(st.sampled_from(["log_loss", "focal", "asymmetric"])),
         random_state=0,
     )
     if n >= 2:  # both hold out a validation split

@@ -31,6 +31,7 @@ FITS = {
     "cross_fit_f1": {"cv": 3, "threshold": "f1"},
     "towers": {"tower_layer_sizes": (3,), "n_members": 2},
     "alpha_chosen": {"alpha": [1e-4, 1.0], "cv": 2},
+    "asymmetric_loss": {"loss": "asymmetric", "loss_params": {"gamma_neg": 2.0}},
 }
 
 

@@ -66,7 +66,9 @@ Conventions
   on a function argument when it compiles, so dense and CSR input each compile
   only their own code (see :func:`_first_layer`). The input arrays are only
   ever read. A fit without dropout passes None for the :class:`Dropout` bundle
-  the same way, and compiles no dropout code.
+  the same way, and compiles no dropout code. The binary cross-entropy (the
+  default loss) passes None for the loss vector of :class:`Targets`, and
+  compiles none of the other losses' code (see :func:`_loss._loss_delta`).
 * Missing labels are NaN entries of ``Y``: they contribute no loss and no
   gradient. The fast-math flag set below keeps ``isnan`` working.
 """
@@ -88,6 +90,9 @@ from ._core import (
     H_GROUP_ALPHA,
     H_MOMENTUM,
     IDENTITY,
+    L_CLIP,
+    L_GAMMA_NEG,
+    L_GAMMA_POS,
     LOGISTIC,
     N_BLOCKS,
     RELU,
@@ -103,6 +108,7 @@ from ._core import (
     Step,
     Targets,
     TaskArgs,
+    asymmetric_loss,
 )
 from ._dropout import _drop_columns, _drop_units, _keep_scale, _row_key, _step_key
 from ._forward import (
@@ -111,7 +117,13 @@ from ._forward import (
     _first_layer,
     _sparse_first_layer,
 )
-from ._loss import EXP_CUTOFF, _exp_neg, _log1p_unit
+from ._loss import (
+    EXP_CUTOFF,
+    _asymmetric_delta,
+    _exp_neg,
+    _log1p_unit,
+    _output_delta,
+)
 from ._tasks import (
     _BY_ADDRESS,
     _fit_epoch,
@@ -137,6 +149,9 @@ __all__ = [
     "H_GROUP_ALPHA",
     "H_MOMENTUM",
     "IDENTITY",
+    "L_CLIP",
+    "L_GAMMA_NEG",
+    "L_GAMMA_POS",
     "LOGISTIC",
     "N_BLOCKS",
     "RELU",
@@ -155,6 +170,7 @@ __all__ = [
     "Step",
     "Targets",
     "TaskArgs",
+    "_asymmetric_delta",
     "_batch_columns",
     "_columns_first_layer",
     "_drop_columns",
@@ -165,6 +181,7 @@ __all__ = [
     "_fit_epoch_kernel",
     "_keep_scale",
     "_log1p_unit",
+    "_output_delta",
     "_parallel_tasks",
     "_predict_parallel",
     "_row_key",
@@ -174,4 +191,5 @@ __all__ = [
     "_sparse_weight_grad",
     "_step_key",
     "_task_address",
+    "asymmetric_loss",
 ]

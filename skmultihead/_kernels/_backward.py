@@ -29,7 +29,7 @@ from ._core import (
 )
 from ._dropout import _keep_scale, _row_key
 from ._forward import _forward_rows
-from ._loss import _output_delta
+from ._loss import _loss_delta
 
 
 @jit
@@ -257,17 +257,6 @@ def _chunk_step(c, n_chunks, args, is_sparse):
     D = _layer_view(deltas, layers, last, m)
     loss_parts = scratch.loss_parts
     loss_parts[c, :] = 0.0
-    _output_delta(
-        Z,
-        targets.Y,
-        targets.sw,
-        targets.pos_weight,
-        rows,
-        lo,
-        hi,
-        step.inv_sw_sum,
-        D,
-        loss_parts[c],
-    )
+    _loss_delta(Z, targets, rows, lo, hi, step.inv_sw_sum, D, loss_parts[c])
     grads = scratch.grads[c]
     _backward_rows(is_sparse, lo, hi, Xb, net, acts, deltas, step, args.dropout, grads)

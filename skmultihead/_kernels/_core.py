@@ -109,6 +109,19 @@ SMALL_ROWS = 16
 # H_GROUP_ALPHA on scale alpha per convergence group (members trained with
 # different L2 strengths in one pass); without them every group uses alpha.
 H_ALPHA, H_BETA1, H_BETA2, H_EPS, H_MOMENTUM, H_GROUP_ALPHA = 0, 1, 2, 3, 4, 5
+# Positions in the loss vector of a non-default output loss (Targets.loss).
+L_GAMMA_POS, L_GAMMA_NEG, L_CLIP = 0, 1, 2
+
+
+def asymmetric_loss(gamma_pos, gamma_neg, clip):
+    """The loss vector ``Targets.loss`` of the asymmetric loss (ASL, Ridnik et
+    al. 2021): the focusing exponents of the positive and the negative term and
+    the probability margin of the negatives (see :func:`_asymmetric_delta`).
+    Focal loss is ``asymmetric_loss(gamma, gamma, 0.0)``."""
+    loss = np.empty(3, dtype=np.float64)
+    loss[L_GAMMA_POS], loss[L_GAMMA_NEG], loss[L_CLIP] = gamma_pos, gamma_neg, clip
+    return loss
+
 
 # --------------------------------------------------------------------------------
 # Argument bundles
@@ -129,8 +142,15 @@ CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr`` and the column scratc
 
 ``colptr, crow, cval`` have one row per row chunk (:func:`_batch_columns`) in
 training, and no columns in prediction (the rows are then read directly)."""
-Targets = namedtuple("Targets", "Y sw pos_weight")
-Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights."""
+Targets = namedtuple("Targets", "Y sw pos_weight loss", defaults=(None,))
+Targets.__doc__ = """Labels (NaN: missing), sample weights, positive weights and
+the output loss: None (the default) for the binary cross-entropy, else the
+float64 vector of the asymmetric loss (:func:`asymmetric_loss`).
+
+None compiles none of the other losses' code: like ``csr``, it is only tested
+against None where it is a function argument (:func:`_asymmetric_delta`). A
+vector rather than a named tuple of floats: a parallel loop body cannot take a
+named tuple nested in a bundle it reads (see :func:`_parallel_tasks`)."""
 # Values of the flag of _copy_spans (not literals: see _ZERO).
 _GATHER, _SCATTER = np.bool_(False), np.bool_(True)
 Network = namedtuple("Network", "params layers act_code skip", defaults=(None,))
