@@ -1371,3 +1371,25 @@ def test_plans_split_by_group():
     assert_array_equal(_engine._skip_mask(plan, skip), skip)
     # a plan that can skip always gets a mask (one compiled specialisation)
     assert_array_equal(_engine._skip_mask(plan, None), np.zeros(3, bool))
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_optimizer_chunks_do_not_change_the_update(kind):
+    """Each optimizer chunk takes every n-th segment (so the first layer's costly
+    CSR segments spread over the chunks): the updates are the same bits for any
+    number of chunks, the squared-weight sums the same to rounding."""
+    n, f, L = 64, 7, 3
+    prob = make_problem(n, f, L, seed=150)
+    plan = make_plan("binary_relevance", f, L, (5,))
+    assert plan.segments.shape[0] >= 6
+    params = make_params(plan, 151, scale=0.4)
+    X = as_input(prob.X, kind, np.float64)
+    kwargs = dict(solver="adam", lr=0.01, alpha=1e-2, batch_size=32, n_chunks=2)
+    runs = [
+        kernel_epoch(X, prob, plan, params, "relu", n_opt_chunks=k, **kwargs)
+        for k in (1, 2, 5)
+    ]
+    for other in runs[1:]:
+        assert other.params.tobytes() == runs[0].params.tobytes()
+        assert other.state.tobytes() == runs[0].state.tobytes()
+        assert_allclose(other.group_l2, runs[0].group_l2, rtol=1e-13)

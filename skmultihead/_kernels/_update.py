@@ -14,7 +14,6 @@ from ._core import (
     H_EPS,
     H_GROUP_ALPHA,
     H_MOMENTUM,
-    _chunk_bounds,
     _layer_view,
     jit,
     jit_inline,
@@ -115,11 +114,14 @@ def _optimizer_chunk(c, n_chunks, args):
     net, opt, scratch, step = args.net, args.opt, args.scratch, args.step
     params, layers, segments = net.params, net.layers, opt.segments
     grads, sq_parts = scratch.grads, scratch.sq_parts
-    lo, hi = _chunk_bounds(c, n_chunks, segments.shape[0])
     sq_parts[c, :] = 0.0
     first_size = layers[0, FAN_IN] * layers[0, FAN_OUT]
     D1 = _layer_view(scratch.deltas, layers, _ZERO, step.rows.shape[0])
-    for s in range(lo, hi):
+    # Chunk c takes every n_chunks-th segment: the costly ones (the first layer's,
+    # whose CSR gradient is computed here) are spread over the chunks instead of
+    # all falling in the first (at L=1000 on CSR input, 2 threads ran 1.1x
+    # faster than 1).
+    for s in range(c, segments.shape[0], n_chunks):
         start, stop, group = segments[s, 0], segments[s, 1], segments[s, 2]
         if opt.frozen[group]:
             continue
