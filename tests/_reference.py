@@ -137,13 +137,7 @@ def loss_terms(Z, Y, pos_weight, output_loss=None):
     if output_loss is None:
         return bce_terms(Z, Y, pos_weight)
     gamma_pos, gamma_neg, clip = output_loss
-    Y = np.asarray(Y, dtype=np.float64)
-    Z = np.asarray(Z, dtype=np.float64)
-    observed = ~np.isnan(Y)
-    Y0 = np.where(observed, Y, 0.0)
-    pw = np.asarray(pos_weight, dtype=np.float64)
-    p = _sigmoid(Z)
-    q = _sigmoid(-Z)
+    Z, observed, Y0, pw, p, q = _loss_inputs(Z, Y, pos_weight)
     positive = q**gamma_pos * softplus(-Z)
     if clip == 0:
         negative = p**gamma_neg * softplus(Z)
@@ -154,18 +148,22 @@ def loss_terms(Z, Y, pos_weight, output_loss=None):
     return np.where(observed, terms, 0.0)
 
 
-def loss_derivative(Z, Y, pos_weight, output_loss):
-    """d :func:`loss_terms` / dz of the asymmetric loss, by the chain rule
-    ``dL/dz = dL/dp * dp/dz`` with ``dp/dz = p * (1 - p)`` (and ``dp_m/dp = 1``
-    where ``p_m > 0``, else 0); 0 at NaN."""
-    gamma_pos, gamma_neg, clip = output_loss
+def _loss_inputs(Z, Y, pos_weight):
+    """``(Z, observed, Y with 0 at NaN, pos_weight, p, 1 - p)`` in float64."""
     Y = np.asarray(Y, dtype=np.float64)
     Z = np.asarray(Z, dtype=np.float64)
     observed = ~np.isnan(Y)
     Y0 = np.where(observed, Y, 0.0)
     pw = np.asarray(pos_weight, dtype=np.float64)
-    p = _sigmoid(Z)
-    q = _sigmoid(-Z)
+    return Z, observed, Y0, pw, _sigmoid(Z), _sigmoid(-Z)
+
+
+def loss_derivative(Z, Y, pos_weight, output_loss):
+    """d :func:`loss_terms` / dz of the asymmetric loss, by the chain rule
+    ``dL/dz = dL/dp * dp/dz`` with ``dp/dz = p * (1 - p)`` (and ``dp_m/dp = 1``
+    where ``p_m > 0``, else 0); 0 at NaN."""
+    gamma_pos, gamma_neg, clip = output_loss
+    Z, observed, Y0, pw, p, q = _loss_inputs(Z, Y, pos_weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         # L+ = q**g * -log(p):  dL+/dp = g * q**(g-1) * log(p) - q**g / p
         dpos_dp = gamma_pos * q ** (gamma_pos - 1) * -softplus(-Z) - q**gamma_pos / p
