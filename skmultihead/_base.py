@@ -425,19 +425,6 @@ class BaseMultiLabelMLP(
         )
         return self
 
-    def _fit_record(self):
-        """The curves and counts a fit continues (see ``_monitor.FitRecord``)."""
-        return FitRecord(
-            loss_curve=self.loss_curve_,
-            loss=getattr(self, "loss_", None),
-            best_loss=self.best_loss_,
-            validation_scores=self.validation_scores_,
-            validation_loss_curve=self.validation_loss_curve_,
-            best_validation_score=self.best_validation_score_,
-            n_iter=self.n_iter_,
-            unit_best_loss=self._unit_best_loss,
-        )
-
     def _optimizer_state(self):
         """The optimizer state a ``partial_fit`` continues (plain arrays)."""
         return {
@@ -455,15 +442,7 @@ class BaseMultiLabelMLP(
         self._adam_t = state["t"]
         self._group_lr = state["group_lr"]
         self.t_ = optimizer.samples_seen
-        self.loss_curve_ = record.loss_curve
-        if record.loss is not None:
-            self.loss_ = record.loss
-        self.best_loss_ = record.best_loss
-        self.validation_scores_ = record.validation_scores
-        self.validation_loss_curve_ = record.validation_loss_curve
-        self.best_validation_score_ = record.best_validation_score
-        self.n_iter_ = record.n_iter
-        self._unit_best_loss = record.unit_best_loss
+        record.apply_to(self)
 
     def _check_same_architecture(self, n_features, n_outputs, hidden, n_members):
         plan = self._make_plan(n_features, n_outputs, hidden, n_members)
@@ -586,7 +565,7 @@ class BaseMultiLabelMLP(
         )
         act_code = ACTIVATION_CODES[self.activation]
         monitor = _Monitor(
-            self, self._layout, params, val, incremental, self._fit_record(), act_code
+            self, self._layout, params, val, incremental, FitRecord.of(self), act_code
         )
         if folds is not None and val is not None:
             member = np.arange(plan.n_groups) // self._layout.groups_per_member

@@ -9,7 +9,7 @@ at the end of the fit (a failed fit leaves the fitted model as it was).
 """
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from sklearn.metrics import check_scoring
@@ -85,6 +85,26 @@ class FitRecord:
     best_validation_score: object
     n_iter: object
     unit_best_loss: object
+
+    @staticmethod
+    def _attribute(name):
+        """The estimator attribute that holds field ``name``."""
+        return "_unit_best_loss" if name == "unit_best_loss" else name + "_"
+
+    @classmethod
+    def of(cls, est):
+        """The record of an estimator's attributes (``loss_`` may not exist
+        yet: None)."""
+        return cls(
+            **{f.name: getattr(est, cls._attribute(f.name), None) for f in fields(cls)}
+        )
+
+    def apply_to(self, est):
+        """Set the estimator's attributes (``loss_`` only once there is one)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "loss" or value is not None:
+                setattr(est, self._attribute(f.name), value)
 
 
 class _Monitor:
@@ -235,7 +255,7 @@ class _Monitor:
                 self.act_code,
                 False,
                 self.est.n_threads,
-                left_out if left_out.any() else None,
+                left_out,
             )
             logits[:, left_out[self.group_of_label]] = 0.0  # not computed
             sums += _bce_sums(logits, Yv[rows], swv[rows])

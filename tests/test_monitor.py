@@ -37,7 +37,7 @@ def _monitor_of(est, val=None, incremental=False, warm=False):
     """A monitor continuing ``est``'s record; unless ``warm``, without the best
     losses of its fit (as a new fit: nothing to compare with)."""
     params = est._params.copy()
-    previous = est._fit_record()
+    previous = FitRecord.of(est)
     if not warm:
         previous = dataclasses.replace(previous, unit_best_loss=None)
     monitor = _Monitor(
