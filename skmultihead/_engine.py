@@ -430,6 +430,7 @@ def split_input(X, dtype):
             no_columns,
             no_columns,
             np.empty((0, 0), dtype=dtype),
+            np.empty((0, 0), dtype=dtype),
         )
         return dummy, csr
     # No CSR bundle: numba then compiles the dense specialisation without any
@@ -474,9 +475,12 @@ def _skip_mask(plan, skip):
     return np.ascontiguousarray(skip, dtype=np.bool_)
 
 
-def _column_scratch(X, csr, batch_size, n_chunks, dtype):
+def _column_scratch(X, csr, batch_size, n_chunks, n_opt_chunks, dtype):
     """``csr`` with per-chunk buffers for a batch grouped by column (``colptr``,
-    ``crow``, ``cval``; see ``_kernels._batch_columns``); None for dense input.
+    ``crow``, ``cval``; see ``_kernels._batch_columns``) and room for one
+    first-layer segment's gradient (at most ``_MAX_SEGMENT`` long) per optimizer
+    chunk (``seg_grad``; see ``_kernels._segment_gradient``); None for dense
+    input.
 
     A chunk holds at most ``ceil(batch_size / n_chunks)`` rows, so it never
     holds more non-zeros than the densest rows of ``X`` that many.
@@ -490,6 +494,7 @@ def _column_scratch(X, csr, batch_size, n_chunks, dtype):
         colptr=np.empty((n_chunks, X.shape[1] + 1), dtype=np.int64),
         crow=np.empty((n_chunks, capacity), dtype=np.int64),
         cval=np.empty((n_chunks, capacity), dtype=dtype),
+        seg_grad=np.empty((n_opt_chunks, _MAX_SEGMENT), dtype=dtype),
     )
 
 
@@ -533,7 +538,9 @@ class EpochRunner:
         self.plan = plan
         self.batch_size = int(batch_size)
         n_chunks = row_chunks(self.batch_size, plan)
-        self.csr = _column_scratch(X, csr, self.batch_size, n_chunks, dtype)
+        self.csr = _column_scratch(
+            X, csr, self.batch_size, n_chunks, param_chunks(plan), dtype
+        )
         acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
         gather_rows = 0 if csr is not None else self.batch_size
         n_labels = Y.shape[1]

@@ -176,9 +176,10 @@ def kernel_epoch(
         label_loss=np.full(n_labels, np.nan),
         group_l2=np.full(plan.n_groups, np.nan),
     )
-    csr = _engine._column_scratch(X, csr, batch_size, n_chunks, dtype)
+    csr = _engine._column_scratch(X, csr, batch_size, n_chunks, n_opt_chunks, dtype)
     if csr is not None:
         csr.colptr[:], csr.crow[:], csr.cval[:] = -1, -1, np.nan
+        csr.seg_grad[:] = np.nan
     if frozen is None:
         frozen = np.zeros(plan.n_groups, dtype=np.bool_)
     if group_lr is None:

@@ -134,11 +134,13 @@ def asymmetric_loss(gamma_pos, gamma_neg, clip):
 # ``csr`` is an argument of the function being compiled, but not when it is a
 # field of a tuple (checked: the dead branch is then typed, and fails to type).
 # So only functions that receive ``csr`` as an argument branch on it
-# (:func:`_first_layer`, :func:`_first_layer_segment_grad`), and a dense fit
+# (:func:`_first_layer`, :func:`_segment_gradient`), and a dense fit
 # compiles no sparse code.
 
-CSR = namedtuple("CSR", "data indices indptr colptr crow cval")
-CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr`` and the column scratch.
+CSR = namedtuple("CSR", "data indices indptr colptr crow cval seg_grad")
+CSR.__doc__ = """CSR input ``X.data, X.indices, X.indptr``, the column scratch,
+and ``seg_grad``: one row per optimizer chunk, room for the gradient of one
+first-layer segment (:func:`_segment_gradient`).
 
 ``colptr, crow, cval`` have one row per row chunk (:func:`_batch_columns`) in
 training, and no columns in prediction (the rows are then read directly)."""

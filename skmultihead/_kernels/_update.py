@@ -3,7 +3,7 @@ segments; the sparse first layer's gradient is computed here."""
 
 import numpy as np
 
-from ._backward import _first_layer_segment_grad
+from ._backward import _segment_gradient
 from ._core import (
     _ZERO,
     ADAM,
@@ -29,8 +29,7 @@ def _optimizer_segment(
     start,
     stop,
     params,
-    grads,
-    n_parts,
+    g0,
     state,
     lr,
     l2_scale,
@@ -39,15 +38,14 @@ def _optimizer_segment(
     adam_scale,
     hyper,
 ):
-    """Update ``params[start:stop]``, one group's weights or biases, in place.
+    """Update ``params[start:stop]``, one group's weights or biases, in place,
+    from their gradient ``g0`` (:func:`_segment_gradient`).
 
-    ``g = sum_{c < n_parts} grads[c] + l2_scale * w`` (the L2 term is added here
-    so that the backward pass never touches it; ``l2_scale`` is 0 for biases);
-    Adam with the
-    bias correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)``
-    folded into the step size (sklearn's formulation), or SGD with (Nesterov)
-    momentum. The chunks' partial gradients are first summed into ``grads[0]``,
-    so that the update loops are branch-free and vectorise.
+    ``g = g0 + l2_scale * w`` (the L2 term is added here so that the backward
+    pass never touches it; ``l2_scale`` is 0 for biases); Adam with the bias
+    correction ``adam_scale = sqrt(1 - beta_2**t) / (1 - beta_1**t)`` folded
+    into the step size (sklearn's formulation), or SGD with (Nesterov)
+    momentum. The update loops are branch-free and vectorise.
 
     Returns
     -------
@@ -58,11 +56,6 @@ def _optimizer_segment(
     # the index non-negative, keeps its wrap-around check and the loop does not
     # vectorise (measured: Adam 4.7 vs 1.2 ns/parameter).
     p_ = params[start:stop]
-    g0 = grads[0, start:stop]
-    for c in range(1, n_parts):
-        gc = grads[c, start:stop]
-        for i in range(g0.shape[0]):
-            g0[i] += gc[i]
     sq = 0.0
     if solver == ADAM:
         beta1 = hyper[H_BETA1]
@@ -109,7 +102,7 @@ def _optimizer_chunk(c, n_chunks, args):
 
     For CSR input (``args.csr`` not None), the first layer's weight gradient is
     computed here, segment by segment, from the batch's columns and the first
-    layer's deltas (:func:`_sparse_weight_grad`).
+    layer's deltas (:func:`_segment_gradient`).
     """
     net, opt, scratch, step = args.net, args.opt, args.scratch, args.step
     params, layers, segments = net.params, net.layers, opt.segments
@@ -126,9 +119,7 @@ def _optimizer_chunk(c, n_chunks, args):
         if opt.frozen[group]:
             continue
         is_weight = start < opt.n_weights
-        n_parts = grads.shape[0]
-        if _first_layer_segment_grad(start, stop, first_size, args.csr, D1, grads[0]):
-            n_parts = 1
+        g0 = _segment_gradient(c, start, stop, first_size, args.csr, D1, grads)
         factor = 1.0
         if opt.hyper.shape[0] > H_GROUP_ALPHA:
             factor = opt.hyper[H_GROUP_ALPHA + group]
@@ -136,8 +127,7 @@ def _optimizer_chunk(c, n_chunks, args):
             start,
             stop,
             params,
-            grads,
-            n_parts,
+            g0,
             opt.state,
             opt.group_lr[group],
             step.l2_scale * factor if is_weight else 0.0,
