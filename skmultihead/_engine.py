@@ -331,17 +331,17 @@ def _segments(owner, cuts):
 def _segments_of_bounds(bounds, groups):
     """Runs ``bounds[i]:bounds[i + 1]`` of group ``groups[i]``, cut into pieces of
     at most ``_MAX_SEGMENT``, as ``[start, stop, group]`` rows."""
-    starts, stops, owners = [], [], []
-    for a, b, g in zip(bounds[:-1], bounds[1:], groups):
-        if b <= a:
-            continue
-        cuts = np.arange(a, b, _MAX_SEGMENT)
-        starts.append(cuts)
-        stops.append(np.append(cuts[1:], b))
-        owners.append(np.full(cuts.size, g))
-    return np.column_stack(
-        [np.concatenate(starts), np.concatenate(stops), np.concatenate(owners)]
-    ).astype(np.int64)
+    bounds = np.asarray(bounds, dtype=np.int64)
+    a, b = bounds[:-1], bounds[1:]
+    keep = b > a
+    a, b, groups = a[keep], b[keep], np.asarray(groups, dtype=np.int64)[keep]
+    # Run i gives ceil(length / _MAX_SEGMENT) pieces, starting every _MAX_SEGMENT.
+    pieces = (b - a + _MAX_SEGMENT - 1) // _MAX_SEGMENT
+    run = np.repeat(np.arange(a.size), pieces)
+    first = np.cumsum(pieces) - pieces  # index of each run's first piece
+    starts = a[run] + (np.arange(run.size) - first[run]) * _MAX_SEGMENT
+    stops = np.minimum(starts + _MAX_SEGMENT, b[run])
+    return np.column_stack([starts, stops, groups[run]]).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from sklearn.metrics import check_scoring
 
+from . import _kernels as K
 from ._engine import predict_raw
 
 # Training has diverged when an epoch's loss exceeds this many times the loss of
@@ -204,7 +205,6 @@ class _Monitor:
         self._fold_parts = None
         self.reference_loss = np.inf
         self.best_params = params.copy() if self.early_stopping else None
-        self._unit_of_param = None
 
     def set_reference(self, X, Y, pos_weight):
         """Set the loss the divergence guard compares with: that of the weights
@@ -257,8 +257,10 @@ class _Monitor:
                 self.est.n_threads,
                 left_out,
             )
-            logits[:, left_out[self.group_of_label]] = 0.0  # not computed
-            sums += _bce_sums(logits, Yv[rows], swv[rows])
+            # Only the computed outputs (the others are those of other folds or
+            # skipped groups).
+            cols = np.flatnonzero(~left_out[self.group_of_label])
+            sums[cols] += _bce_sums(logits[:, cols], Yv[rows][:, cols], swv[rows])
         return sums / swv.sum()
 
     def start_epoch(self):
@@ -348,14 +350,14 @@ class _Monitor:
 
     def _save_best(self, units):
         """Copy the parameters of the stopping ``units`` (a boolean mask) to the
-        best weights: one masked pass over the buffer (members interleave in the
-        first layer, so a unit's parameters are not one slice)."""
+        best weights, segment by segment (members interleave in the first
+        layer, so a unit's parameters are not one slice)."""
         if self.n_units == 1:
             self.best_params[:] = self.params
             return
-        if self._unit_of_param is None:
-            self._unit_of_param = self.unit_of_group[self.plan.owner]
-        np.copyto(self.best_params, self.params, where=units[self._unit_of_param])
+        K._copy_groups(
+            self.best_params, self.params, self.plan.segments, units[self.unit_of_group]
+        )
 
     def _trigger_stopping(self, u, optimizer):
         """Unit ``u`` stopped improving: it goes on if the optimizer's schedule

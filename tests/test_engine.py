@@ -184,6 +184,41 @@ def test_segments_cover_parameters_in_order_within_one_group(name):
     assert set(np.unique(groups)) == set(range(plan.n_groups))
 
 
+@pytest.mark.parametrize("name", PLANS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_copy_groups_copies_exactly_the_selected_groups_parameters(name, dtype):
+    # The best-weight copy of early stopping (_monitor._save_best), segment by
+    # segment, against a masked copy by parameter owner.
+    plan = PLANS[name]
+    rng = np.random.RandomState(0)
+    src = rng.randn(plan.n_params).astype(dtype)
+    for selected in (
+        rng.rand(plan.n_groups) < 0.5,
+        np.zeros(plan.n_groups, dtype=bool),
+        np.ones(plan.n_groups, dtype=bool),
+    ):
+        dst = rng.randn(plan.n_params).astype(dtype)
+        expected = np.where(selected[plan.owner], src, dst)
+        K._copy_groups(dst, src, plan.segments, selected)
+        np.testing.assert_array_equal(dst, expected)
+
+
+def test_segments_of_bounds_cuts_every_run_at_the_maximum_length():
+    m = _engine._MAX_SEGMENT
+    bounds = np.array([0, 3, 3, 3 + 2 * m, 3 + 2 * m + 1, 5 * m])
+    groups = np.array([4, 9, 1, 2, 7])  # the empty run 3:3 (group 9) is dropped
+    expected = [
+        [0, 3, 4],
+        [3, 3 + m, 1],
+        [3 + m, 3 + 2 * m, 1],
+        [3 + 2 * m, 3 + 2 * m + 1, 2],
+        [3 + 2 * m + 1, 3 + 3 * m + 1, 7],
+        [3 + 3 * m + 1, 3 + 4 * m + 1, 7],
+        [3 + 4 * m + 1, 5 * m, 7],
+    ]
+    np.testing.assert_array_equal(_engine._segments_of_bounds(bounds, groups), expected)
+
+
 def test_first_layer_must_be_dense():
     with pytest.raises(ValueError, match="dense"):
         LayerPlan([(2, 3, 4)], lambda layer, kind: 0, n_groups=1)

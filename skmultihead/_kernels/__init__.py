@@ -13,7 +13,7 @@ Modules, in the order a training step runs through them:
 * :mod:`._forward`: the forward pass and the prediction of a block of rows;
 * :mod:`._loss`: the output loss and its delta;
 * :mod:`._backward`: the backward pass, and one row chunk's whole step;
-* :mod:`._update`: the optimizer update;
+* :mod:`._update`: the optimizer update (and the copy of the best weights);
 * :mod:`._tasks`: the parallel region, the call by address, one epoch, and the
   Python entry points :func:`_fit_epoch` and :func:`_predict_parallel`.
 
@@ -133,6 +133,7 @@ from ._tasks import (
     _run_task,
     _task_address,
 )
+from ._update import _copy_groups
 
 __all__ = [
     "ACT_OFF",
@@ -173,6 +174,7 @@ __all__ = [
     "_asymmetric_delta",
     "_batch_columns",
     "_columns_first_layer",
+    "_copy_groups",
     "_drop_columns",
     "_drop_units",
     "_exp_neg",

@@ -138,3 +138,26 @@ def _optimizer_chunk(c, n_chunks, args):
         )
         if is_weight:
             sq_parts[c, group] += sq * factor
+
+
+# --------------------------------------------------------------------------------
+# Best weights (early stopping)
+# --------------------------------------------------------------------------------
+
+
+@jit
+def _copy_groups(dst, src, segments, selected):
+    """Copy ``src[start:stop]`` to ``dst`` for every ``[start, stop, group]`` row
+    of ``segments`` whose group is ``selected`` (a boolean per group).
+
+    Early stopping keeps the best weights of each stopping unit; the units'
+    parameters interleave in the first layer (thousands of short segments), so a
+    masked NumPy copy took a pass over an index array as long as ``params`` (on
+    medical's 15 cross-fitted networks, 6.7 ms of each 45 ms epoch).
+    """
+    for s in range(segments.shape[0]):
+        if selected[segments[s, 2]]:
+            d = dst[segments[s, 0] : segments[s, 1]]
+            v = src[segments[s, 0] : segments[s, 1]]
+            for i in range(d.shape[0]):
+                d[i] = v[i]
