@@ -86,6 +86,49 @@ def test_worker_probes_outside_workers_say_none():
     assert _engine._ray_worker_cpus() is None
 
 
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, _engine._GOMP_SPINCOUNT),
+        ({"GOMP_SPINCOUNT": "77"}, "77"),  # the user's value is kept
+        ({"OMP_WAIT_POLICY": "ACTIVE"}, None),  # and so is their policy
+    ],
+)
+def test_openmp_spinning_is_bounded_unless_the_user_chose(environ, expected):
+    user_set = bool(environ)
+    environ = dict(environ)
+    assert _engine._bound_openmp_spinning(environ) == (not user_set)
+    assert environ.get("GOMP_SPINCOUNT") == expected
+
+
+def test_importing_skmultihead_bounds_openmp_spinning_before_numba_loads_it():
+    # In a fresh interpreter: the variable is set at import, before numba's
+    # threading layer (and with it libgomp) is loaded.
+    import subprocess
+    import sys
+
+    code = (
+        "import os; import skmultihead; "
+        "from numba.np.ufunc import parallel; "
+        "print(os.environ.get('GOMP_SPINCOUNT'), parallel._is_initialized)"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+    }
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == [_engine._GOMP_SPINCOUNT, "False"]
+
+
 def test_engine_context_sets_and_restores_numba_threads():
     before = numba.get_num_threads()
     with engine_context(1) as n:
