@@ -572,6 +572,11 @@ class BaseMultiLabelMLP(
             monitor.validate_by_fold(folds, self._member_fold(member))
         if not incremental:
             monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
+        if alphas.size > 1 and self.n_members == 1:
+            # Race the candidates (one member per fold each: a candidate's
+            # held-out loss is then the sum of its members' fold losses).
+            member = np.arange(plan.n_groups) // self._layout.groups_per_member
+            monitor.race(self._member_alpha(member, alphas.size))
         order = np.arange(n_samples)
         self._act_code = act_code  # what predict uses, whatever set_params does later
         monitor.set_reference(X, Y, self.pos_weight_)
@@ -618,5 +623,5 @@ class BaseMultiLabelMLP(
         if incremental:
             return
         self._choose_alpha_and_thresholds(
-            X, Y_labels, sample_weight, folds, val, alpha_values
+            X, Y_labels, sample_weight, folds, val, alpha_values, monitor.eliminated
         )

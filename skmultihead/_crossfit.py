@@ -258,11 +258,17 @@ class CrossFitMixin:
         Xv, Yv, Yv_user, swv = val
         return Xv, self._member_targets(Yv, None, True), Yv_user, swv, 1.0 / M
 
-    def _choose_alpha_and_thresholds(self, X, Y, sample_weight, folds, val, alphas):
+    def _choose_alpha_and_thresholds(
+        self, X, Y, sample_weight, folds, val, alphas, eliminated=None
+    ):
         """After training: keep the members of the alpha candidate (of
         ``alphas``) with the lowest held-out log-loss (``alpha_``,
         ``alpha_losses_``), then tune the thresholds on the held-out
-        probabilities of the members kept (:meth:`_held_out_proba`)."""
+        probabilities of the members kept (:meth:`_held_out_proba`).
+
+        The candidates in ``eliminated`` (a boolean mask, or None) were stopped
+        by the race of the training loop (``_Monitor.race``): their losses are
+        those of their weights when eliminated, and they are not chosen."""
         n_alphas = len(alphas)
         held_out = None
         if self._tunes_threshold() or n_alphas > 1:
@@ -278,7 +284,10 @@ class CrossFitMixin:
                     for Pa in P
                 ]
             )
-            best = int(np.argmin(losses))
+            left = losses
+            if eliminated is not None:
+                left = np.where(eliminated, np.inf, losses)
+            best = int(np.argmin(left))
             self.alpha_losses_ = losses
             self.alpha_ = float(alphas[best])
             members = np.arange(self._n_members())

@@ -22,7 +22,10 @@ alpha : float, array-like of floats or 'auto', default='auto'
     values are candidates: each is trained by its own networks in the same
     engine pass and the one with the lowest held-out loss (out-of-fold under
     cross-fitting, else on the validation set) is kept, the others discarded
-    (``alpha_``, ``alpha_losses_``). 'auto' means the candidates
+    (``alpha_``, ``alpha_losses_``). With one network per fold (or per
+    candidate), a candidate is stopped early once it can no longer overtake
+    the best one (see the User Guide, "What the defaults do"), and is not
+    kept. 'auto' means the candidates
     ``(1e-3, 0.1, 10)`` when the fit has held-out data (see ``cv``), else 1e-4
     (``MLPClassifier``'s default). The best strength differs by orders of
     magnitude across datasets (chosen on the MULAN sets: 10 on emotions and
@@ -289,7 +292,8 @@ alpha_ : float
 
 alpha_losses_ : ndarray of shape (n_alpha_candidates,)
     Held-out loss (mean over rows of the BCE summed over labels) of each
-    ``alpha`` candidate; set only when several were compared."""
+    ``alpha`` candidate; set only when several were compared. A candidate
+    stopped by the race keeps the loss of its weights when it was stopped."""
 
 _NOTES = """\
 Missing labels: a NaN entry of a float Y means "unknown"; it contributes no

@@ -528,3 +528,88 @@ def test_members_are_averaged_by_blocks_of_rows(monkeypatch, sparse_input):
     for a, b in zip(blocks, whole):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(est.predict(X), (whole[0] > est.threshold_))
+
+
+# ------------------------------------------------------------------------------
+# Racing the alpha candidates
+# ------------------------------------------------------------------------------
+
+RACE = dict(
+    hidden_layer_sizes=(16,),
+    cv=3,
+    alpha=[1e-3, 30.0],
+    early_stopping=True,
+    threshold="f1_shrunk",
+    random_state=0,
+    max_iter=60,
+    batch_size=32,
+)
+
+
+def _fit_watching(monkeypatch, est, X, Y, race=True):
+    """Fit ``est``; return the monitor of the fit (racing disabled unless
+    ``race``)."""
+    from skmultihead._monitor import _Monitor
+
+    seen = {}
+    finish = _Monitor.finish
+
+    def spy(monitor):
+        seen["monitor"] = monitor
+        return finish(monitor)
+
+    with monkeypatch.context() as m:
+        m.setattr(_Monitor, "finish", spy)
+        if not race:
+            m.setattr(_Monitor, "race", lambda monitor, candidates: None)
+        est.fit(X, Y)
+    return seen["monitor"]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_race_stops_a_hopeless_candidate_and_keeps_the_choice(cls, monkeypatch):
+    """A candidate that cannot catch up is frozen early; the members of the
+    others train exactly as without racing, so the fitted model (alpha, weights,
+    thresholds) is that of full training, for fewer member-epochs."""
+    X, Y = _data(n_samples=200)
+    raced = cls(**RACE)
+    mon = _fit_watching(monkeypatch, raced, X, Y)
+    full = cls(**RACE)
+    mon_full = _fit_watching(monkeypatch, full, X, Y, race=False)
+    assert mon_full.eliminated is None
+    assert mon.eliminated.tolist() == [False, True]
+    assert raced.alpha_ == full.alpha_ == 1e-3
+    assert_array_equal(raced.predict_proba(X), full.predict_proba(X))
+    assert_array_equal(raced.threshold_, full.threshold_)
+    assert raced.alpha_losses_[0] == full.alpha_losses_[0]
+    # The eliminated members stopped before they would have.
+    assert mon.label_epochs.sum() < mon_full.label_epochs.sum()
+    n_out = mon.label_epochs.size // 2
+    assert_array_equal(mon.label_epochs[:n_out], mon_full.label_epochs[:n_out])
+
+
+def test_race_eliminated_candidate_is_never_chosen(monkeypatch):
+    """Whatever its final held-out loss, an eliminated candidate is not kept."""
+    from skmultihead._monitor import _Monitor
+
+    X, Y = _data(n_samples=200)
+    free = MultiHeadMLPClassifier(**RACE).fit(X, Y)
+    best = int(np.argmin(free.alpha_losses_))
+    step = _Monitor._race_step
+
+    def eliminate_the_best(monitor):
+        step(monitor)
+        monitor.eliminated[best] = True
+
+    monkeypatch.setattr(_Monitor, "_race_step", eliminate_the_best)
+    est = MultiHeadMLPClassifier(**RACE).fit(X, Y)
+    assert est.alpha_ == RACE["alpha"][1 - best]
+
+
+def test_race_deterministic_across_threads():
+    X, Y = _data(n_samples=200)
+    a = MultiHeadMLPClassifier(**RACE, n_threads=1).fit(X, Y)
+    b = MultiHeadMLPClassifier(**RACE, n_threads=2).fit(X, Y)
+    assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert_array_equal(a.alpha_losses_, b.alpha_losses_)
+    assert_array_equal(a.threshold_, b.threshold_)

@@ -290,3 +290,77 @@ def test_cross_fitted_tol_is_on_each_members_own_rows(monkeypatch):
     assert not monitor.frozen.any()
     new = monitor.finish().validation_loss_curve[len(est.validation_loss_curve_) :]
     np.testing.assert_allclose(np.diff(new)[1:], -delta * L, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_race_freezes_a_candidate_that_cannot_overtake(monkeypatch, fast):
+    """Two alpha candidates, one member each, validated on the same rows.
+    Candidate 0 leads; candidate 1 is far behind and improves every epoch (it
+    never stops on its own). Slowly: even going on at its recent rate until
+    max_iter it stays above the leader, so it is frozen once its rate is known
+    (n_iter_no_change epochs after the first); fast enough to catch up: it is
+    left to train. The leader is never eliminated."""
+    window, max_iter = 2, 20
+    est = _fitted(
+        MultiHeadMLPClassifier,
+        n_members=2,
+        early_stopping=True,
+        tol=0.0,
+        n_iter_no_change=window,
+    )
+    est.set_params(max_iter=max_iter)
+    M, L = 2, est.n_outputs_
+    step = 0.05 if fast else 0.001
+    # each output's loss on the validation rows, per epoch
+    script = {0: lambda i: 0.5 - 0.01 * i, 1: lambda i: 1.0 - step * i}
+    epoch = {"i": 0}
+
+    def predict_raw(Xv, params, plan, act_code, sigmoid, n_threads, skip=None):
+        i = epoch["i"]
+        loss = np.repeat([script[0](i), script[1](i)], L)
+        z = -np.log(np.expm1(loss))  # softplus(-z) == loss for targets 1
+        return np.tile(z, (Xv.shape[0], 1))
+
+    monkeypatch.setattr(_monitor, "predict_raw", predict_raw)
+    n_val = 3
+    Xv = np.zeros((n_val, est.n_features_in_))
+    val = (Xv, np.ones((n_val, M * L)), None, np.ones(n_val), 1.0 / M)
+    monitor, _ = _monitor_of(est, val=val)
+    G = est._layout.groups_per_member
+    monitor.race(np.arange(est._plan.n_groups) // G)
+    assert monitor.candidate_of_unit.tolist() == [0, 1]
+    opt = _optimizer(est)
+    for i in range(6):
+        epoch["i"] = i
+        assert monitor.end_epoch(np.ones(M * L), np.zeros(M), opt)
+        # the rate over `window` epochs is known after window + 1 epochs
+        eliminated = not fast and i >= window
+        assert monitor.eliminated.tolist() == [False, eliminated]
+        assert monitor.frozen.tolist() == [False] * G + [eliminated] * G
+    # Its held-out loss and its bound at the elimination: 1.0 - 0.002 per
+    # output, and 0.998 - 0.001 * (max_iter - 3) = 0.981 > the leader's 0.48.
+
+
+def test_race_needs_several_candidates_and_each_members_loss(monkeypatch):
+    """No race with one candidate, without early stopping, or with a scorer
+    (one unit for the whole ensemble)."""
+    est = _fitted(MultiHeadMLPClassifier, n_members=2, early_stopping=True)
+    L = est.n_outputs_
+    val = (
+        np.zeros((3, est.n_features_in_)),
+        np.ones((3, 2 * L)),
+        None,
+        np.ones(3),
+        0.5,
+    )
+    G = est._layout.groups_per_member
+    monitor, _ = _monitor_of(est, val=val)
+    monitor.race(np.zeros(est._plan.n_groups, dtype=int))
+    assert monitor.eliminated is None
+    monitor, _ = _monitor_of(est)  # no validation data: no early stopping
+    monitor.race(np.arange(est._plan.n_groups) // G)
+    assert monitor.eliminated is None
+    est.set_params(scoring="f1_micro")
+    monitor, _ = _monitor_of(est, val=val)
+    monitor.race(np.arange(est._plan.n_groups) // G)
+    assert monitor.eliminated is None
