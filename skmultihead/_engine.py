@@ -35,14 +35,16 @@ _PREDICT_BLOCK_ROWS = 512
 
 # How long numba's OpenMP threads (GNU libgomp) spin before they sleep when they
 # wait for work: set from GOMP_SPINCOUNT when libgomp is loaded, at numba's first
-# parallel region. libgomp's default, 300,000 spins (milliseconds), costs nothing
-# on an idle machine but is ruinous on a busy one: the engine runs two parallel
-# regions per mini-batch, and a thread spinning for the next one holds a core that
-# a thread with work is waiting for. Measured on bibtex at 2 threads with one core
-# kept busy by another process: 443 ms per epoch (44 at 1 thread); with 1000
-# spins 48 ms, 10,000: 59, OMP_WAIT_POLICY=passive: 47. Set only when the user
+# parallel region. The engine runs two parallel regions per mini-batch. With
+# libgomp's default, 300,000 spins (milliseconds), two processes that train at
+# once (two notebooks, two CI jobs) spend their cores spinning against each
+# other: two bibtex fits side by side at 2 threads each took 109-123 ms per epoch
+# (one alone at 1 thread: 44-50); with 50,000 spins 49-58 ms. Fewer spins make
+# the threads sleep between regions and pay the wake-up on a quiet machine
+# (synthetic CSR problem at 2 threads: 300,000 spins 42.6-46.8 ms per epoch,
+# 50,000: 43.2-44.0, 20,000: 44.7-47.9, 1000: 58.6-59.4). Set only when the user
 # has set neither variable, and only before numba loads libgomp.
-_GOMP_SPINCOUNT = "1000"
+_GOMP_SPINCOUNT = "50000"
 
 
 def _bound_openmp_spinning(environ=os.environ):
