@@ -51,10 +51,19 @@ def add_common_arguments(parser):
     )
     parser.add_argument(
         "--output",
-        type=Path,
+        type=_json_path,
         default=None,
-        help="JSON output file (default: benchmarks/results/<script>.json).",
+        help="JSON output file, the Markdown report beside it with the suffix .md "
+        "(default: benchmarks/results/<script>.json; a .md path names the report).",
     )
+
+
+def _json_path(value):
+    """``--output``: the JSON path; given the report's ``.md`` path, the JSON
+    beside it (a .md path used to get the JSON written into it, then replaced by
+    the report)."""
+    path = Path(value)
+    return path.with_suffix(".json") if path.suffix == ".md" else path
 
 
 def setup_openblas_env(enabled):
