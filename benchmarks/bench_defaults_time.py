@@ -3,10 +3,10 @@ budget: "within 3x of today's default fit").
 
 For each MULAN training split: ``MultiHeadMLPClassifier(**SKLEARN_PARITY)``
 (one network, no early stopping: the default before cross-fitting) and
-``MultiHeadMLPClassifier()`` (the defaults), behind StandardScaler (dense) or
-MaxAbsScaler (sparse X), ``random_state=0``, at the given thread count
-(``default``: ``n_threads=None``); best of ``--repeats`` fits after a warm-up
-fit that compiles. Run on a quiet machine::
+``MultiHeadMLPClassifier()`` (the defaults), behind the preprocessing of
+``bench_quality.py``'s rows (StandardScaler, or MaxAbsScaler for sparse X),
+``random_state=0``, at the given thread count (``default``: ``n_threads=None``);
+best of ``--repeats`` fits after a warm-up fit that compiles. Run on a quiet machine::
 
     python benchmarks/bench_defaults_time.py --threads default 1
 """
@@ -21,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_quality import DEFAULT_DATA_DIR, load_split  # noqa: E402
-from scipy import sparse  # noqa: E402
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler  # noqa: E402
+from bench_quality import DEFAULT_DATA_DIR, scaled_split  # noqa: E402
 
 from skmultihead import SKLEARN_PARITY, MultiHeadMLPClassifier  # noqa: E402
 
@@ -54,9 +52,7 @@ def main(argv=None):
     print("| dataset | threads | parity s | defaults s | ratio |")
     print("|---|---|---|---|---|")
     for name in args.datasets:
-        X, Y, _, _, _ = load_split(args.data_dir, name)
-        scaler = MaxAbsScaler() if sparse.issparse(X) else StandardScaler()
-        X = scaler.fit_transform(X)
+        X, Y, _, _, _ = scaled_split(args.data_dir, name)
         repeats = 1 if name == "bibtex" else args.repeats
         for value in args.threads:
             threads = None if value == "default" else int(value)

@@ -490,6 +490,16 @@ def load_split(data_dir, name):
     return train.data, Y_train, test.data, Y_test, info
 
 
+def scaled_split(data_dir, name):
+    """:func:`load_split` behind the preprocessing every row gets
+    (:func:`~skmultihead._compare.make_model`), fitted on the training split:
+    for studies that need the estimator itself rather than a Pipeline."""
+    X_train, Y_train, X_test, Y_test, info = load_split(data_dir, name)
+    prep = make_model("passthrough", X_train)
+    X_train = prep.fit_transform(X_train)
+    return X_train, Y_train, prep.transform(X_test), Y_test, info
+
+
 # ---------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------

@@ -29,10 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_quality import DEFAULT_DATA_DIR, load_split  # noqa: E402
-from scipy import sparse  # noqa: E402
+from bench_quality import DEFAULT_DATA_DIR, scaled_split  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler  # noqa: E402
 
 from skmultihead import MultiHeadMLPClassifier  # noqa: E402
 
@@ -63,9 +61,7 @@ def main(argv=None):
     print("| dataset | seed | averaged | vote | one member | oracle thresholds |")
     print("|---|---|---|---|---|---|")
     for name in args.datasets:
-        X, Y, Xt, Yt, _ = load_split(args.data_dir, name)
-        scaler = MaxAbsScaler() if sparse.issparse(X) else StandardScaler()
-        X, Xt = scaler.fit_transform(X), scaler.transform(Xt)
+        X, Y, Xt, Yt, _ = scaled_split(args.data_dir, name)
         for seed in args.seeds:
             est = MultiHeadMLPClassifier(n_threads=1, random_state=seed).fit(X, Y)
             P = est.predict_proba(Xt)

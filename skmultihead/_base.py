@@ -530,11 +530,13 @@ class BaseMultiLabelMLP(
         # them untouched); weights drawn by this very call need no copy.
         params = self._params.astype(dtype, copy=not fresh_params)
         n_samples = X.shape[0]
+        # The member each convergence group belongs to (members are laid out by
+        # alpha candidate, fold and seed: see _member_alpha, _member_fold).
+        member = np.arange(plan.n_groups) // self._layout.groups_per_member
         group_alpha = None
         if alphas.size > 1:
             # One alpha per member group (see _member_alpha): alpha 1 (scaled as
             # the sample weights) times a factor per convergence group.
-            member = np.arange(plan.n_groups) // self._layout.groups_per_member
             group_alpha = alphas[self._member_alpha(member, alphas.size)]
         optimizer = Optimizer.from_estimator(
             self,
@@ -568,14 +570,12 @@ class BaseMultiLabelMLP(
             self, self._layout, params, val, incremental, FitRecord.of(self), act_code
         )
         if folds is not None and val is not None:
-            member = np.arange(plan.n_groups) // self._layout.groups_per_member
             monitor.validate_by_fold(folds, self._member_fold(member))
         if not incremental:
             monitor.frozen[self._freeze_constant_labels(Y_labels, params)] = True
         if alphas.size > 1 and self.n_members == 1:
             # Race the candidates (one member per fold each: a candidate's
             # held-out loss is then the sum of its members' fold losses).
-            member = np.arange(plan.n_groups) // self._layout.groups_per_member
             monitor.race(self._member_alpha(member, alphas.size))
         order = np.arange(n_samples)
         self._act_code = act_code  # what predict uses, whatever set_params does later

@@ -235,11 +235,12 @@ class _Monitor:
         (whose other rows are masked): k times less work for k folds."""
         if not self.skipping or self.scorer is not None:
             return
-        Xv = self.val[0]
+        Xv, Yv, _, swv, _ = self.val
         self._fold_parts = []
         for f in np.unique(fold_of_group):
             rows = np.flatnonzero(folds == f)
-            self._fold_parts.append((rows, Xv[rows], fold_of_group == f))
+            part = (Xv[rows], Yv[rows], swv[rows], fold_of_group == f)
+            self._fold_parts.append(part)
 
     def race(self, candidate_of_group):
         """Race the alpha candidates: freeze every unit of a candidate once it
@@ -318,9 +319,9 @@ class _Monitor:
         Xv, Yv, _, swv, _ = self.val
         parts = self._fold_parts
         if parts is None:
-            parts = [(slice(None), Xv, np.ones(self.plan.n_groups, dtype=bool))]
+            parts = [(Xv, Yv, swv, np.ones(self.plan.n_groups, dtype=bool))]
         sums = np.zeros(Yv.shape[1])
-        for rows, X_part, in_part in parts:
+        for X_part, Y_part, sw_part, in_part in parts:
             left_out = ~in_part if skip is None else ~in_part | skip
             if left_out.all():
                 continue
@@ -336,7 +337,7 @@ class _Monitor:
             # Only the computed outputs (the others are those of other folds or
             # skipped groups).
             cols = np.flatnonzero(~left_out[self.group_of_label])
-            sums[cols] += _bce_sums(logits[:, cols], Yv[rows][:, cols], swv[rows])
+            sums[cols] += _bce_sums(logits[:, cols], Y_part[:, cols], sw_part)
         return sums / swv.sum()
 
     def start_epoch(self):
