@@ -313,14 +313,6 @@ def _gather_runs(M, lo, hi, n_rows, active, span):
 
 
 @jit_inline
-def _none_skipped(skip):
-    """A mask of the type of ``skip`` that skips nothing."""
-    if skip is None:
-        return None
-    return skip[:0]
-
-
-@jit_inline
 def _add_scaled(z, x, w, active, span):
     """``z += x * w`` (rows of the first layer), on the column runs (``span``
     wide) of the ``active`` groups; on every column for ``span`` 0

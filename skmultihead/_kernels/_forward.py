@@ -25,7 +25,6 @@ from ._core import (
     _gather_runs,
     _gathered_runs,
     _layer_view,
-    _none_skipped,
     _sigmoid,
     _skip_span,
     _skipped,
@@ -162,8 +161,11 @@ def _matmul_rows(A, W, lo, hi, Z, skip):
             Wd = _gather_runs(W, _ZERO, W.shape[0], W.shape[0], active, span)
             Zd = np.empty((hi, Wd.shape[1]), dtype=Z.dtype)
     if hi - lo <= SMALL_ROWS:
+        # One block, from which ``skip`` leaves nothing out (:func:`_skip_span`
+        # is 0 for a width of 1 and several groups): the call has the types of
+        # the block-diagonal layers' call, one specialisation for both.
         W3 = Wd.reshape(1, Wd.shape[0], Wd.shape[1])
-        _block_forward(A, W3, lo, hi, Zd, _none_skipped(skip))
+        _block_forward(A, W3, lo, hi, Zd, skip)
     else:
         np.dot(A[lo:hi], Wd, Zd[lo:hi])
     if skip is not None:
