@@ -431,11 +431,13 @@ def test_a_fit_compiles_one_specialisation_of_each_kernel(tmp_path):
         "est.fit(X, Y).predict_proba(X[:40])\n"
         "assert est.n_members_ > 1\n"
         "import types\n"
-        "mods = [m for m in vars(_kernels).values() if isinstance(m, types.ModuleType)]\n"
+        "stamp = '_' + _kernels._core._STAMP\n"
+        "mods = [m for m in vars(_kernels).values()\n"
+        "        if isinstance(m, types.ModuleType)]\n"
         "for mod in mods:\n"
         "    for name, f in sorted(vars(mod).items()):\n"
         "        if isinstance(f, numba.core.registry.CPUDispatcher):\n"
-        "            print(name.split('_' + _kernels._core._STAMP)[0], len(f.overloads))\n"
+        "            print(name.split(stamp)[0], len(f.overloads))\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
