@@ -200,7 +200,10 @@ class _BlasSingleThread:
 
 
 _blas_single_thread = _BlasSingleThread()
-_numba_threads_lock = threading.Lock()
+
+
+# The engine context the current Python thread is in: ``(n_threads, count)``.
+_this_thread = threading.local()
 
 
 @contextmanager
@@ -210,14 +213,25 @@ def engine_context(n_threads):
     ``numba.set_num_threads`` is thread-local, so concurrent calls from several
     Python threads do not interfere; the previous value is restored in
     ``finally``.
+
+    Inside a context entered with the same ``n_threads`` on the same Python
+    thread (a fit's validation predictions, every epoch), nothing is set up
+    again: the thread count stands and the BLAS limit is held. (Entering cost
+    about 75 us, 4-5 % of a default fit on emotions.)
     """
+    current = getattr(_this_thread, "context", None)
+    if current is not None and current[0] == n_threads:
+        yield current[1]
+        return
     n = effective_n_threads(n_threads)
     with _blas_single_thread:
         previous = numba.get_num_threads()
         numba.set_num_threads(n)
+        _this_thread.context = (n_threads, n)
         try:
             yield n
         finally:
+            _this_thread.context = current
             numba.set_num_threads(previous)
 
 

@@ -449,3 +449,32 @@ def test_a_fit_compiles_one_specialisation_of_each_kernel(tmp_path):
     counts = dict(line.split() for line in out.stdout.splitlines())
     assert counts["_block_forward"] == "1"
     assert {name for name, n in counts.items() if int(n) > 1} == set()
+
+
+def test_nested_engine_context_with_the_same_threads_sets_nothing_up(monkeypatch):
+    # A fit's validation predictions run inside the fit's own context: they
+    # must not recompute the thread count or touch numba's and BLAS's settings.
+    calls = []
+    real = _engine.effective_n_threads
+    monkeypatch.setattr(
+        _engine, "effective_n_threads", lambda n: calls.append(n) or real(n)
+    )
+    before = numba.get_num_threads()
+    with engine_context(1) as n:
+        assert calls == [1]
+        with engine_context(1) as inner:
+            assert inner == n == 1
+            assert numba.get_num_threads() == 1
+        assert calls == [1]  # nothing recomputed
+        assert numba.get_num_threads() == 1  # the inner exit restored nothing
+        if numba.config.NUMBA_NUM_THREADS > 1:
+            with engine_context(2) as other:  # another count: a real context
+                assert other == 2 and numba.get_num_threads() == 2
+            assert calls == [1, 2]
+            assert numba.get_num_threads() == 1
+        k = len(calls)
+        with engine_context(1):  # the outer context holds again after it
+            assert len(calls) == k
+    assert numba.get_num_threads() == before
+    with engine_context(1):  # outside any context: set up again
+        assert len(calls) == k + 1
