@@ -410,47 +410,6 @@ def test_skipping_frozen_groups_gives_the_same_fit(monkeypatch, make, sparse_inp
     np.testing.assert_array_equal(skipped.threshold_, full.threshold_)
 
 
-def test_a_fit_compiles_one_specialisation_of_each_kernel(tmp_path):
-    # Every extra specialisation is compiled (and re-optimised inside each
-    # caller) on the first fit: a cross-fitted fit (a skip mask) and its
-    # predictions must reach each kernel with one set of types. A fresh
-    # interpreter and an empty disk cache, so that every kernel is compiled
-    # (a cached caller is loaded without its callees) and only this fit's
-    # specialisations are listed.
-    import subprocess
-    import sys
-
-    code = (
-        "import numpy as np, numba, warnings\n"
-        "from skmultihead import MultiHeadMLPClassifier\n"
-        "from skmultihead import _kernels\n"
-        "warnings.simplefilter('ignore')\n"
-        "rng = np.random.RandomState(0)\n"
-        "X = rng.randn(150, 5); Y = (rng.rand(150, 3) > 0.5).astype(int)\n"
-        "est = MultiHeadMLPClassifier(hidden_layer_sizes=(4,), max_iter=2)\n"
-        "est.fit(X, Y).predict_proba(X[:40])\n"
-        "assert est.n_members_ > 1\n"
-        "import types\n"
-        "stamp = '_' + _kernels._core._STAMP\n"
-        "mods = [m for m in vars(_kernels).values()\n"
-        "        if isinstance(m, types.ModuleType)]\n"
-        "for mod in mods:\n"
-        "    for name, f in sorted(vars(mod).items()):\n"
-        "        if isinstance(f, numba.core.registry.CPUDispatcher):\n"
-        "            print(name.split(stamp)[0], len(f.overloads))\n"
-    )
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    counts = dict(line.split() for line in out.stdout.splitlines())
-    assert counts["_block_forward"] == "1"
-    assert {name for name, n in counts.items() if int(n) > 1} == set()
-
-
 def test_nested_engine_context_with_the_same_threads_sets_nothing_up(monkeypatch):
     # A fit's validation predictions run inside the fit's own context: they
     # must not recompute the thread count or touch numba's and BLAS's settings.

@@ -7,6 +7,9 @@
   the call by address.
 * Dense input without dropout compiles no sparse or dropout code (the CSR and
   dropout bundles are None and numba prunes their branches).
+* A cross-fitted fit and its predictions compile one specialisation of each
+  kernel (every extra one is compiled, and re-optimised inside its callers, on
+  the first fit).
 
 Each mode that needs a fresh interpreter runs in a subprocess.
 """
@@ -110,3 +113,36 @@ def test_dense_fit_compiles_no_sparse_or_dropout_code(tmp_path):
     counts = _run_python(_DENSE_FIT, NUMBA_CACHE_DIR=str(tmp_path))
     n_unused, n_first_layer = map(int, counts.split())
     assert (n_unused, n_first_layer) == (0, 1)
+
+
+_CROSS_FITTED_FIT = """
+import types, warnings
+import numba, numpy as np
+from skmultihead import MultiHeadMLPClassifier, _kernels as K
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X = rng.randn(150, 5)
+Y = (rng.rand(150, 3) > 0.5).astype(int)
+est = MultiHeadMLPClassifier(hidden_layer_sizes=(4,), max_iter=2)
+est.fit(X, Y).predict_proba(X[:40])
+assert est.n_members_ > 1  # cross-fitted: the kernels get a skip mask
+stamp = "_" + K._core._STAMP
+counts = {}
+for module in vars(K).values():
+    if isinstance(module, types.ModuleType):
+        for name, f in vars(module).items():
+            if isinstance(f, numba.core.registry.CPUDispatcher):
+                counts[name.split(stamp)[0]] = len(f.overloads)
+print(" ".join(f"{name}={n}" for name, n in sorted(counts.items())))
+"""
+
+
+def test_cross_fitted_fit_compiles_one_specialisation_of_each_kernel(tmp_path):
+    """In a cold process (empty numba cache: a cached caller is loaded without
+    its callees), a cross-fitted fit and predict reach every kernel with one
+    set of types (the small-row product once passed an Optional mask to
+    _block_forward, which the block layers pass as an array: two)."""
+    line = _run_python(_CROSS_FITTED_FIT, NUMBA_CACHE_DIR=str(tmp_path))
+    counts = dict(item.split("=") for item in line.split())
+    assert counts["_block_forward"] == "1"
+    assert {name for name, n in counts.items() if int(n) > 1} == set()

@@ -196,6 +196,12 @@ def _parallel_tasks(
 
     Each item owns what it writes (its row chunk, parameter chunk or row block),
     so results do not depend on the number of threads.
+
+    The loop body only builds the arguments and calls :func:`_run_task`, a
+    separately compiled function (never ``inline='always'``): numba loses the
+    writes a parallel loop body makes itself to an array held in a named tuple
+    (numba issues 5872, 7135, 10338; reproduced with numba 0.68), not those made
+    in a function it calls.
     """
     if n == 1:
         args = TaskArgs(X, csr, targets, net, opt, scratch, step, dropout, output)
