@@ -1056,6 +1056,62 @@ def test_batch_columns_is_the_csc_of_the_chunk(lo, hi):
     assert_array_equal(cval[:nnz], chunk.data)
 
 
+@pytest.mark.parametrize("lo, hi", [(0, 9), (2, 8), (5, 5)])
+@pytest.mark.parametrize("skipped", [None, [False, True, False]])
+def test_columns_first_layer_is_the_chunk_product(lo, hi, skipped):
+    # Columns with no entry in the chunk, the last columns (the weight row
+    # prefetched two columns on is clamped to the last) and skipped groups.
+    rng = np.random.RandomState(1)
+    X = sparse.random(12, 9, density=0.3, format="csr", random_state=rng)
+    X[:, 4] = 0.0
+    X.eliminate_zeros()
+    rows = rng.permutation(12)[:9].astype(np.int64)
+    colptr = np.empty(X.shape[1] + 1, dtype=np.int64)
+    crow = np.empty(X.nnz, dtype=np.int64)
+    cval = np.empty(X.nnz)
+    lo, hi = np.int64(lo), np.int64(hi)
+    K._batch_columns(X.data, X.indices, X.indptr, rows, lo, hi, colptr, crow, cval)
+    W = rng.randn(X.shape[1], 6)
+    Z = np.full((9, 6), np.nan)
+    skip = None if skipped is None else np.array(skipped)
+    K._columns_first_layer(colptr, crow, cval, lo, hi, W, Z, skip)
+    expected = X[rows[lo:hi]] @ W
+    if skip is None:
+        assert_allclose(Z[lo:hi], expected, rtol=1e-12, atol=1e-15)
+    else:
+        # Group 1 owns the middle third of the columns: not computed (the
+        # rows were zeroed first), the other groups' columns are.
+        assert_array_equal(Z[lo:hi, 2:4], 0.0)
+        keep = [0, 1, 4, 5]
+        assert_allclose(Z[lo:hi, keep], expected[:, keep], rtol=1e-12, atol=1e-15)
+    assert np.isnan(Z[:lo]).all() and np.isnan(Z[hi:]).all()
+
+
+def test_prefetch_emits_the_llvm_prefetch_and_changes_nothing():
+    from numba import njit
+    from numba.core.errors import TypingError
+
+    from skmultihead._kernels._core import _prefetch, _prefetch_row
+
+    @njit
+    def touch(a, i):
+        _prefetch_row(a[i:])
+        return a[i]
+
+    a = np.arange(40.0)
+    assert touch(a, 3) == 3.0
+    assert_array_equal(a, np.arange(40.0))
+    (ir,) = touch.inspect_llvm().values()
+    assert "llvm.prefetch" in ir
+
+    @njit
+    def bad(a):
+        _prefetch(a, 0)
+
+    with pytest.raises(TypingError):  # only 1-D arrays: never a wrong address
+        bad(np.zeros((2, 2)))
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("hidden", [(), (5,), (3, 4)])
 def test_plan_segments_cover_every_parameter_once(layout, hidden):

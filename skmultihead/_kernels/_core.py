@@ -6,8 +6,16 @@ import zlib
 from collections import namedtuple
 from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit
+
+try:  # the numba internals of the prefetch intrinsic (see _prefetch)
+    from llvmlite import ir as llvm_ir
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - another numba layout
+    intrinsic = None
 
 
 def _disk_cache_available():
@@ -341,3 +349,72 @@ def _copy_spans(M, lo, hi, active, span, packed, scatter):
                     M[i, src + o] = packed[i, dst + o]
                 else:
                     packed[i, dst + o] = M[i, src + o]
+
+
+# --------------------------------------------------------------------------------
+# Prefetching
+# --------------------------------------------------------------------------------
+
+
+def _prefetch(a, i):
+    """Hint the CPU to load the cache line of ``a[i]`` (``a`` 1-D) ahead of its
+    use: LLVM's ``llvm.prefetch`` (a read, kept in every cache level). A hint
+    only: it never faults, reads nothing into the program and changes no
+    result. This Python body is the stand-in where the intrinsic is not
+    compiled (JIT disabled, or numba's internals not as expected): nothing.
+    """
+
+
+def _prefetch_typing(typingctx, a, i):
+    """numba intrinsic of :func:`_prefetch`: typed for a 1-D array and an
+    integer index (anything else is a typing error, never a wrong address)."""
+    if not (
+        isinstance(a, numba.types.Array)
+        and a.ndim == 1
+        and isinstance(i, numba.types.Integer)
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type, index_type = signature.args
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], index_type, numba.types.intp)
+        # a[i] of a 1-D array with unit stride; no bounds check (a prefetch of
+        # any address is harmless), callers pass indices inside the array.
+        address = builder.gep(array.data, [index])
+        i8_ptr = cgutils.voidptr_t
+        i32 = llvm_ir.IntType(32)
+        fn_type = llvm_ir.FunctionType(llvm_ir.VoidType(), [i8_ptr, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8_ptr], fn_type)
+        # (address, read = 0, locality 3 = keep in all cache levels, data = 1)
+        builder.call(fn, [builder.bitcast(address, i8_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return numba.types.none(a, i), codegen
+
+
+if not numba.config.DISABLE_JIT and intrinsic is not None:
+    _prefetch = intrinsic(_prefetch_typing)
+
+
+# How many rows ahead of its use a randomly chosen row (a sample of the batch)
+# is prefetched (:func:`_prefetch_row`): far enough for its loads to arrive
+# while the rows before it are worked on.
+_AHEAD = 4
+
+
+@jit_inline
+def _prefetch_row(a):
+    """:func:`_prefetch` every 64-byte cache line of the contiguous 1-D view
+    ``a`` (a row about to be read).
+
+    Rows read in a random order (the shuffled samples of a batch) miss every
+    cache, and the CPU's own prefetcher only starts after a row's first
+    misses: asked for a few rows ahead, the loads overlap the current row's
+    work. Measured (2 threads, paired runs in one process): the grouping of
+    bibtex's CSR rows by column fell from 8.0 to 4.7-5.0 % of the samples of
+    an epoch, bibtex's epoch -2 to -3 %, a dense 20000 x 200 problem's -2.8 %.
+    """
+    step = max(64 // a.itemsize, 1)
+    for i in range(0, a.shape[0], step):
+        _prefetch(a, i)

@@ -4,6 +4,7 @@ activations, and the prediction of a block of rows."""
 import numpy as np
 
 from ._core import (
+    _AHEAD,
     _NO_KEY,
     _SCATTER,
     _ZERO,
@@ -25,6 +26,7 @@ from ._core import (
     _gather_runs,
     _gathered_runs,
     _layer_view,
+    _prefetch_row,
     _sigmoid,
     _skip_span,
     _skipped,
@@ -43,6 +45,8 @@ def _gather_rows(X, rows, lo, hi, out):
     """Copy ``X[rows[lo:hi]]`` into ``out[lo:hi]`` (treated as OUT array)."""
     n_features = X.shape[1]
     for i in range(lo, hi):
+        if i + _AHEAD < hi:
+            _prefetch_row(X[rows[i + _AHEAD]])
         src = rows[i]
         for k in range(n_features):
             out[i, k] = X[src, k]
@@ -61,6 +65,13 @@ def _sparse_first_layer(data, indices, indptr, rows, lo, hi, W, Z, skip):
             _add_scaled(Z[i], data[p], W[indices[p]], active, span)
 
 
+@jit_inline
+def _prefetch_csr_row(data, indices, indptr, r):
+    """:func:`_prefetch_row` the values and the column indices of CSR row ``r``."""
+    _prefetch_row(data[indptr[r] : indptr[r + 1]])
+    _prefetch_row(indices[indptr[r] : indptr[r + 1]])
+
+
 @jit
 def _batch_columns(data, indices, indptr, rows, lo, hi, colptr, crow, cval):
     """The non-zeros of ``X[rows[lo:hi]]`` grouped by column (CSC of a chunk).
@@ -72,7 +83,13 @@ def _batch_columns(data, indices, indptr, rows, lo, hi, colptr, crow, cval):
     """
     n_features = colptr.shape[0] - 1
     colptr[:] = 0
+    # The rows are a random sample of X: each is fetched (both of its arrays,
+    # the values for the second pass) _AHEAD rows before it is counted.
+    for i in range(lo, min(lo + _AHEAD, hi)):
+        _prefetch_csr_row(data, indices, indptr, rows[i])
     for i in range(lo, hi):
+        if i + _AHEAD < hi:
+            _prefetch_csr_row(data, indices, indptr, rows[i + _AHEAD])
         r = rows[i]
         for p in range(indptr[r], indptr[r + 1]):
             colptr[indices[p] + 1] += 1
@@ -104,7 +121,13 @@ def _columns_first_layer(colptr, crow, cval, lo, hi, W, Z, skip):
     fan_out = W.shape[1]
     active, span = _column_runs(skip, fan_out)
     Z[lo:hi] = 0.0
-    for c in range(colptr.shape[0] - 1):
+    n_columns = colptr.shape[0] - 1
+    for c in range(n_columns):
+        if colptr[c + 1] == colptr[c]:
+            continue
+        # The weight row two columns on (which the optimizer may just have
+        # written on another core) is fetched while this one is used.
+        _prefetch_row(W[min(c + 2, n_columns - 1)])
         w = W[c]
         for q in range(colptr[c], colptr[c + 1]):
             _add_scaled(Z[crow[q]], cval[q], w, active, span)

@@ -5,9 +5,11 @@ default, with the branch-free ``exp``/``log1p`` it uses) and the asymmetric
 import numpy as np
 
 from ._core import (
+    _AHEAD,
     L_CLIP,
     L_GAMMA_NEG,
     L_GAMMA_POS,
+    _prefetch_row,
     jit,
     jit_inline,
 )
@@ -172,6 +174,8 @@ def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
     """
     n_labels = Z.shape[1]
     for i in range(lo, hi):
+        if i + _AHEAD < hi:  # the sample's label row (a random row of Y)
+            _prefetch_row(Y[rows[i + _AHEAD]])
         r = rows[i]
         w = sw[r]
         scale = w * inv_sw_sum
@@ -268,6 +272,8 @@ def _asymmetric_delta(
     gp, gn, clip = loss[L_GAMMA_POS], loss[L_GAMMA_NEG], loss[L_CLIP]
     n_labels = Z.shape[1]
     for i in range(lo, hi):
+        if i + _AHEAD < hi:
+            _prefetch_row(Y[rows[i + _AHEAD]])
         r = rows[i]
         w = np.float64(sw[r])
         scale = w * inv_sw_sum
