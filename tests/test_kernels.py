@@ -196,7 +196,7 @@ def kernel_epoch(
     opt = K.Optimizer(
         state,
         plan.n_weights,
-        plan.segments,
+        _engine.optimizer_segments(plan, n_opt_chunks, X, batch_size),
         frozen,
         np.asarray(group_lr, dtype=np.float64),
         code,
@@ -1430,10 +1430,46 @@ def test_plans_split_by_group():
     assert_array_equal(_engine._skip_mask(plan, None), np.zeros(3, bool))
 
 
+def test_optimizer_segments_balance_the_chunks_by_cost(monkeypatch):
+    # A CSR first layer of 20 inputs x 50 units cut into segments of 100
+    # weights (two input columns each); inputs 0-1 and 4-5 hold almost every
+    # non-zero, so segments 0 and 2 also carry most of the gradient the
+    # optimizer computes. Taking every other segment would give both to chunk
+    # 0; balanced by cost, they go to different chunks.
+    monkeypatch.setattr(_engine, "_MAX_SEGMENT", 100)
+    plan = make_plan("multihead", 20, 3, (50,))
+    fan_out, first_size = 50, 20 * 50
+    assert_array_equal(plan.segments[:3, :2], [[0, 100], [100, 200], [200, 300]])
+    rng = np.random.RandomState(0)
+    busy = rng.choice([0, 1, 4, 5], 4000)
+    cols = np.where(rng.rand(4000) < 0.9, busy, rng.randint(6, 20, 4000))
+    rows = np.repeat(np.arange(400), 10)
+    X = sparse.csr_matrix((np.ones(4000), (rows, cols)), shape=(400, 20))
+    per_batch = np.bincount(X.indices, minlength=20) * 200 / 400
+    for n_chunks in (1, 2, 3):
+        seg = _engine.optimizer_segments(plan, n_chunks, X, batch_size=200)
+        assert_array_equal(seg[:, :3], plan.segments)
+        assert set(seg[:, 3]) == set(range(n_chunks))
+        cost = (seg[:, 1] - seg[:, 0]).astype(float)
+        for i, (start, stop, _, _) in enumerate(seg):
+            w = np.arange(start, min(stop, first_size))
+            cost[i] += _engine._SPARSE_GRAD_COST * per_batch[w // fan_out].sum()
+        load = np.bincount(seg[:, 3], weights=cost, minlength=n_chunks)
+        # the costliest first, each to the least loaded: within one segment
+        assert load.max() - load.min() <= cost.max() + 1e-9
+        # dense input: the parameters only
+        dense = _engine.optimizer_segments(plan, n_chunks)
+        size = (dense[:, 1] - dense[:, 0]).astype(float)
+        load = np.bincount(dense[:, 3], weights=size, minlength=n_chunks)
+        assert load.max() - load.min() <= size.max()
+    seg = _engine.optimizer_segments(plan, 2, X, batch_size=200)
+    assert seg[0, 3] != seg[2, 3]
+
+
 @pytest.mark.parametrize("kind", ["dense", "csr"])
 def test_optimizer_chunks_do_not_change_the_update(kind):
-    """Each optimizer chunk takes every n-th segment (so the first layer's costly
-    CSR segments spread over the chunks): the updates are the same bits for any
+    """The optimizer chunks share the segments by cost
+    (``_engine.optimizer_segments``): the updates are the same bits for any
     number of chunks, the squared-weight sums the same to rounding."""
     n, f, L = 64, 7, 3
     prob = make_problem(n, f, L, seed=150)

@@ -421,7 +421,7 @@ def _training_placeholders(dtype):
             Optimizer(
                 mat,
                 0,
-                np.empty((0, 3), dtype=np.int64),
+                np.empty((0, 4), dtype=np.int64),
                 np.empty(0, dtype=np.bool_),
                 f64_vec,
                 0,

@@ -95,10 +95,12 @@ def _optimizer_chunk(c, n_chunks, args):
     """Optimizer update of the segments of chunk ``c`` (:class:`TaskArgs`
     ``args``).
 
-    ``args.opt.segments`` rows are ``[start, stop, group]``: runs of parameters
-    of one convergence group, never straddling the weights/biases boundary
-    ``n_weights``. Frozen groups are skipped; each group has its own learning
-    rate. Squared-weight sums go to ``sq_parts[c, group]``.
+    ``args.opt.segments`` rows are ``[start, stop, group, chunk]``: runs of
+    parameters of one convergence group, never straddling the weights/biases
+    boundary ``n_weights``, and the chunk that updates them (the chunks' costs
+    balanced by ``_engine.optimizer_segments``). Frozen groups are skipped;
+    each group has its own learning rate. Squared-weight sums go to
+    ``sq_parts[c, group]``.
 
     For CSR input (``args.csr`` not None), the first layer's weight gradient is
     computed here, segment by segment, from the batch's columns and the first
@@ -110,13 +112,9 @@ def _optimizer_chunk(c, n_chunks, args):
     sq_parts[c, :] = 0.0
     first_size = layers[0, FAN_IN] * layers[0, FAN_OUT]
     D1 = _layer_view(scratch.deltas, layers, _ZERO, step.rows.shape[0])
-    # Chunk c takes every n_chunks-th segment: the costly ones (the first layer's,
-    # whose CSR gradient is computed here) are spread over the chunks instead of
-    # all falling in the first (at L=1000 on CSR input, 2 threads ran 1.1x
-    # faster than 1).
-    for s in range(c, segments.shape[0], n_chunks):
+    for s in range(segments.shape[0]):
         start, stop, group = segments[s, 0], segments[s, 1], segments[s, 2]
-        if opt.frozen[group]:
+        if segments[s, 3] != c or opt.frozen[group]:
             continue
         is_weight = start < opt.n_weights
         g0 = _segment_gradient(c, start, stop, first_size, args.csr, D1, grads)
