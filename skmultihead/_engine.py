@@ -587,6 +587,14 @@ def _column_scratch(X, csr, batch_size, n_chunks, n_opt_chunks, dtype):
     )
 
 
+def _apart(n):
+    """Row length for ``n`` float64 partial sums per parallel item: a multiple
+    of a 64-byte cache line plus one line, so that no two items' rows share a
+    line whatever the array's alignment (items add to their row once per
+    sample: a shared line went back and forth between the cores)."""
+    return -(-n // 8) * 8 + 8
+
+
 class EpochRunner:
     """Scratch buffers of one fit and the call of the epoch kernel.
 
@@ -640,8 +648,8 @@ class EpochRunner:
             deltas=np.empty_like(acts),
             Xb=np.empty((gather_rows, plan.n_features), dtype=dtype),
             grads=np.empty((n_chunks, plan.n_params), dtype=dtype),
-            loss_parts=np.empty((n_chunks, n_labels), dtype=np.float64),
-            sq_parts=np.empty((n_opt_chunks, plan.n_groups), dtype=np.float64),
+            loss_parts=np.empty((n_chunks, _apart(n_labels)), dtype=np.float64),
+            sq_parts=np.empty((n_opt_chunks, _apart(plan.n_groups)), dtype=np.float64),
             label_loss=np.empty(n_labels, dtype=np.float64),
             group_l2=np.empty(plan.n_groups, dtype=np.float64),
         )

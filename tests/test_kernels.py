@@ -837,6 +837,13 @@ def test_epoch_loss_uneven_batches(layout, n_chunks):
     assert_allclose(label_loss, expected.label_loss / n, rtol=1e-12)
     assert_allclose(group_l2, expected.group_l2 / n, rtol=1e-12)
     assert_allclose(p, res.params, rtol=1e-12, atol=1e-15)
+    # The parallel items' partial sums keep a cache line apart (no false
+    # sharing): rows of whole lines plus one, wider than what is summed.
+    for parts, width in (
+        (runner.scratch.loss_parts, prob.Y.shape[1]),
+        (runner.scratch.sq_parts, plan.n_groups),
+    ):
+        assert parts.shape[1] % 8 == 0 and parts.shape[1] >= width + 8
 
 
 def test_zero_weight_batch_is_skipped():
