@@ -458,16 +458,25 @@ def optimizer_segments(plan, n_chunks, X=None, batch_size=1):
     seg = plan.segments
     cost = (seg[:, 1] - seg[:, 0]).astype(np.float64)
     if X is not None and hasattr(X, "indptr") and X.shape[0] > 0:
+        n_features = plan.n_features
         fan_out = int(plan.table[0, K.FAN_OUT])
-        first_size = plan.n_features * fan_out
-        # Non-zeros per batch of each input column, cumulated over the weights.
-        per_batch = np.bincount(X.indices, minlength=plan.n_features)[
-            : plan.n_features
+        first_size = n_features * fan_out
+        # Non-zeros per batch of each input column (a 0 after the last), and
+        # their sum over the weights before weight w (row w // fan_out of the
+        # first layer, column w % fan_out): no array as long as the layer.
+        per_batch = np.zeros(n_features + 1)
+        per_batch[:n_features] = np.bincount(X.indices, minlength=n_features)[
+            :n_features
         ] * (min(batch_size, X.shape[0]) / X.shape[0])
-        cum = np.concatenate([[0.0], np.cumsum(np.repeat(per_batch, fan_out))])
+        by_row = np.concatenate([[0.0], np.cumsum(per_batch)])
+
+        def before(w):
+            row, col = np.divmod(w, fan_out)
+            return fan_out * by_row[row] + col * per_batch[row]
+
         first = seg[:, 0] < first_size
         lo, hi = seg[first, 0], np.minimum(seg[first, 1], first_size)
-        cost[first] += _SPARSE_GRAD_COST * (cum[hi] - cum[lo])
+        cost[first] += _SPARSE_GRAD_COST * (before(hi) - before(lo))
     chunk = np.zeros(seg.shape[0], dtype=np.int64)
     load = np.zeros(n_chunks)
     for s in np.argsort(-cost, kind="stable"):

@@ -27,6 +27,7 @@ from ._core import (
     _gathered_runs,
     _layer_view,
     _prefetch_row,
+    _prefetch_sample,
     _sigmoid,
     _skip_span,
     _skipped,
@@ -45,8 +46,7 @@ def _gather_rows(X, rows, lo, hi, out):
     """Copy ``X[rows[lo:hi]]`` into ``out[lo:hi]`` (treated as OUT array)."""
     n_features = X.shape[1]
     for i in range(lo, hi):
-        if i + _AHEAD < hi:
-            _prefetch_row(X[rows[i + _AHEAD]])
+        _prefetch_sample(X, rows, i, hi)
         src = rows[i]
         for k in range(n_features):
             out[i, k] = X[src, k]

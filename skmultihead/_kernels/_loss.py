@@ -5,11 +5,10 @@ default, with the branch-free ``exp``/``log1p`` it uses) and the asymmetric
 import numpy as np
 
 from ._core import (
-    _AHEAD,
     L_CLIP,
     L_GAMMA_NEG,
     L_GAMMA_POS,
-    _prefetch_row,
+    _prefetch_sample,
     jit,
     jit_inline,
 )
@@ -174,8 +173,7 @@ def _output_delta(Z, Y, sw, pos_weight, rows, lo, hi, inv_sw_sum, D, loss_acc):
     """
     n_labels = Z.shape[1]
     for i in range(lo, hi):
-        if i + _AHEAD < hi:  # the sample's label row (a random row of Y)
-            _prefetch_row(Y[rows[i + _AHEAD]])
+        _prefetch_sample(Y, rows, i, hi)  # its label row: a random row of Y
         r = rows[i]
         w = sw[r]
         scale = w * inv_sw_sum
@@ -272,8 +270,7 @@ def _asymmetric_delta(
     gp, gn, clip = loss[L_GAMMA_POS], loss[L_GAMMA_NEG], loss[L_CLIP]
     n_labels = Z.shape[1]
     for i in range(lo, hi):
-        if i + _AHEAD < hi:
-            _prefetch_row(Y[rows[i + _AHEAD]])
+        _prefetch_sample(Y, rows, i, hi)
         r = rows[i]
         w = np.float64(sw[r])
         scale = w * inv_sw_sum

@@ -141,7 +141,7 @@ def _run_task(task, c, n, args):
     if task == TASK_CHUNK:
         _chunk_step(c, n, args, is_sparse)
     elif task == TASK_OPTIMIZER:
-        _optimizer_chunk(c, n, args)
+        _optimizer_chunk(c, args)
     else:
         output = args.output
         start = c * output.block_rows

@@ -91,7 +91,7 @@ def _optimizer_segment(
 
 
 @jit_inline
-def _optimizer_chunk(c, n_chunks, args):
+def _optimizer_chunk(c, args):
     """Optimizer update of the segments of chunk ``c`` (:class:`TaskArgs`
     ``args``).
 
