@@ -778,6 +778,43 @@ def test_adam_step_formula():
     assert_allclose(res.params, params - step * m / (np.sqrt(v) + 1e-8), rtol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_float32_update_runs_in_float32(solver):
+    """A float32 segment is updated in float32 arithmetic, as scikit-learn's
+    updates of float32 arrays by Python floats: the hyper-parameters rounded to
+    float32 first. The first entries are built so that float64 arithmetic gives
+    another answer: their gradient ``g0 = -l2 * p`` cancels the L2 term exactly
+    in float32 (the parameter stays put; powers of two, so that a fused
+    multiply-add cancels exactly too) but leaves about 1e-9 in float64, which
+    Adam's normalisation makes visible (SGD's step of that size rounds away:
+    there only the comparison with the float32 reference tells)."""
+    rng = np.random.default_rng(0)
+    n = 37  # a vectorised body and a remainder
+    l2, lr, adam_scale = 0.1, 0.5, 0.3
+    hyper = np.array([1e-4, 0.9, 0.999, 1e-8, 0.9])
+    params = rng.normal(size=n).astype(np.float32)
+    g0 = rng.normal(size=n).astype(np.float32)
+    params[:4] = [1.0, -4.0, 0.5, 8.0]
+    g0[:4] = -(np.float32(l2) * params[:4])  # exact cancellation in float32
+    state = (rng.random((2, n)) * np.array([[0.0], [1e-3]])).astype(np.float32)
+    state[:, :4] = 0.0
+    code = K.ADAM if solver == "adam" else K.SGD
+    p_k, s_k = params.copy(), state.copy()
+    K._optimizer_segment(0, n, p_k, g0, s_k, lr, l2, code, True, adam_scale, hyper)
+    f = np.float32
+    g = g0 + f(l2) * params
+    if solver == "adam":
+        m = f(0.9) * state[0] + f(1 - 0.9) * g
+        v = f(0.999) * state[1] + f(1 - 0.999) * g * g
+        expected = params - f(lr * adam_scale) * m / (np.sqrt(v) + f(1e-8))
+    else:
+        vel = f(0.9) * state[0] - f(lr) * g
+        expected = params + f(0.9) * vel - f(lr) * g
+    assert p_k.dtype == np.float32
+    assert_array_equal(p_k[:4], params[:4])  # float64 arithmetic moves them
+    assert_allclose(p_k, expected, rtol=2e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("n_chunks", [1, 4])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_epoch_loss_uneven_batches(layout, n_chunks):

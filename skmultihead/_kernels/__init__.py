@@ -133,7 +133,7 @@ from ._tasks import (
     _run_task,
     _task_address,
 )
-from ._update import _copy_groups
+from ._update import _copy_groups, _optimizer_segment
 
 __all__ = [
     "ACT_OFF",
@@ -175,6 +175,7 @@ __all__ = [
     "_batch_columns",
     "_columns_first_layer",
     "_copy_groups",
+    "_optimizer_segment",
     "_drop_columns",
     "_drop_units",
     "_exp_neg",
