@@ -425,11 +425,29 @@ def row_chunks(batch_size, plan):
     return int(max(1, n_chunks))
 
 
-def param_chunks(plan):
-    """Number of parameter chunks of the optimizer loop (segments per chunk are
-    fixed by the sizes and the machine, never by ``n_threads``)."""
+# Least cost (in parameter updates, see segment_costs) of an optimizer chunk: a
+# parallel region costs about 10-20 us to launch and join, Adam about 1.4 ns a
+# parameter (bibtex, 2 threads), so a chunk does at least about 45 us of work.
+_MIN_CHUNK_COST = 32768
+
+
+def param_chunks(plan, cost=None):
+    """Number of parameter chunks of the optimizer loop: one per
+    ``_MIN_CHUNK_COST`` of work, at most 8, the machine's cores
+    (``os.cpu_count()``) or the number of segments. ``cost`` is the cost of
+    each segment (:func:`segment_costs`); None counts one per parameter.
+
+    A function of the sizes, the data and the machine, never of ``n_threads``
+    (the chunks only change the order of the squared-weight sums). For CSR input
+    the optimizer also computes the first layer's weight gradient, which can
+    cost more than the updates: on a 21519 x 500 bag of words with 22 labels
+    (52,000 parameters, 23 non-zeros per row, h=100), counting only the
+    parameters gave one chunk, and the other thread waited through the whole
+    optimizer loop; two chunks: -23 % per epoch at 2 threads.
+    """
+    total = plan.n_params if cost is None else float(np.sum(cost))
     n_chunks = min(
-        plan.n_params // 32768, 8, os.cpu_count() or 1, plan.segments.shape[0]
+        int(total // _MIN_CHUNK_COST), 8, os.cpu_count() or 1, plan.segments.shape[0]
     )
     return int(max(1, n_chunks))
 
@@ -439,22 +457,12 @@ def param_chunks(plan):
 _SPARSE_GRAD_COST = 0.12
 
 
-def optimizer_segments(plan, n_chunks, X=None, batch_size=1):
-    """``plan.segments`` with a fourth column: the optimizer chunk that updates
-    each segment (``_kernels._optimizer_chunk``).
-
-    The segments go to ``n_chunks`` chunks of about equal cost, the costliest
-    first, each to the least loaded chunk (ties to the lowest). A segment costs
-    its parameters' updates and, for a CSR ``X`` and the first layer's weights,
-    the gradient the optimizer computes there: one multiply-add per batch
-    non-zero of each weight's input column, counted at the column's rate in
-    ``X``. (Taking every n-th segment instead left bibtex's first chunk one
-    first-layer segment more, and its item 5 % slower, at every step.)
-
-    Which chunk updates a parameter changes none of its bits, only the order of
-    the squared-weight sums; the assignment is a function of the data and the
-    chunk count, never of the thread count.
-    """
+def segment_costs(plan, X=None, batch_size=1):
+    """Cost of the optimizer's work on each segment of ``plan.segments``, in
+    parameter updates: its parameters and, for a CSR ``X`` and the first
+    layer's weights, the gradient the optimizer computes there: one
+    multiply-add per batch non-zero of each weight's input column, counted at
+    the column's rate in ``X`` and at ``_SPARSE_GRAD_COST``."""
     seg = plan.segments
     cost = (seg[:, 1] - seg[:, 0]).astype(np.float64)
     if X is not None and hasattr(X, "indptr") and X.shape[0] > 0:
@@ -477,6 +485,26 @@ def optimizer_segments(plan, n_chunks, X=None, batch_size=1):
         first = seg[:, 0] < first_size
         lo, hi = seg[first, 0], np.minimum(seg[first, 1], first_size)
         cost[first] += _SPARSE_GRAD_COST * (before(hi) - before(lo))
+    return cost
+
+
+def optimizer_segments(plan, n_chunks, X=None, batch_size=1, cost=None):
+    """``plan.segments`` with a fourth column: the optimizer chunk that updates
+    each segment (``_kernels._optimizer_chunk``).
+
+    The segments go to ``n_chunks`` chunks of about equal cost
+    (:func:`segment_costs`, or the given ``cost``), the costliest first, each
+    to the least loaded chunk (ties to the lowest). (Taking every n-th segment
+    instead left bibtex's first chunk one first-layer segment more, and its
+    item 5 % slower, at every step.)
+
+    Which chunk updates a parameter changes none of its bits, only the order of
+    the squared-weight sums; the assignment is a function of the data and the
+    chunk count, never of the thread count.
+    """
+    seg = plan.segments
+    if cost is None:
+        cost = segment_costs(plan, X, batch_size)
     chunk = np.zeros(seg.shape[0], dtype=np.int64)
     load = np.zeros(n_chunks)
     for s in np.argsort(-cost, kind="stable"):
@@ -644,11 +672,12 @@ class EpochRunner:
         self.plan = plan
         self.batch_size = int(batch_size)
         n_chunks = row_chunks(self.batch_size, plan)
-        n_opt_chunks = param_chunks(plan)
+        cost = segment_costs(plan, X, self.batch_size)
+        n_opt_chunks = param_chunks(plan, cost)
         self.csr = _column_scratch(
             X, csr, self.batch_size, n_chunks, n_opt_chunks, dtype
         )
-        self.segments = optimizer_segments(plan, n_opt_chunks, X, self.batch_size)
+        self.segments = optimizer_segments(plan, n_opt_chunks, cost=cost)
         acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
         gather_rows = 0 if csr is not None else self.batch_size
         n_labels = Y.shape[1]

@@ -333,6 +333,32 @@ def test_param_chunks_bounds(name):
     assert n <= plan.segments.shape[0]
 
 
+def test_param_chunks_count_the_sparse_gradient():
+    """For CSR input the optimizer also computes the first layer's weight
+    gradient: the chunk count counts it (a small network on a bag of words would
+    otherwise run its whole optimizer loop on one thread)."""
+    from scipy import sparse
+
+    plan = MultiHeadMLPClassifier()._make_plan(500, 22, (100,))
+    X = sparse.random(2000, 500, density=0.05, format="csr", random_state=0)
+    cost = _engine.segment_costs(plan, X, batch_size=200)
+    lengths = plan.segments[:, 1] - plan.segments[:, 0]
+    # Per batch of 200 rows, X.nnz / 10 non-zeros, each a multiply-add per
+    # hidden unit (100), at _SPARSE_GRAD_COST, on top of one per parameter.
+    sparse_work = _engine._SPARSE_GRAD_COST * X.nnz / 10 * 100
+    np.testing.assert_allclose(cost.sum(), plan.n_params + sparse_work)
+    np.testing.assert_array_equal(_engine.segment_costs(plan), lengths)  # dense
+    assert plan.n_params // 32768 == 1 and (plan.n_params + sparse_work) // 32768 == 3
+    cpus = os.cpu_count() or 1
+    assert param_chunks(plan) == 1
+    assert param_chunks(plan, cost) == min(3, cpus)
+    seg = _engine.optimizer_segments(plan, param_chunks(plan, cost), cost=cost)
+    np.testing.assert_array_equal(
+        seg,
+        _engine.optimizer_segments(plan, param_chunks(plan, cost), X, batch_size=200),
+    )
+
+
 # ------------------------------------------------------------------------------
 # Frozen groups left out of the products, end to end
 
