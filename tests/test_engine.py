@@ -329,7 +329,7 @@ def test_param_chunks_bounds(name):
     plan = PLANS[name]
     n = param_chunks(plan)
     cpus = os.cpu_count() or 1
-    assert 1 <= n <= max(1, min(8, cpus, plan.n_params // 32768))
+    assert 1 <= n <= max(1, min(8, cpus, plan.n_params // _engine._MIN_CHUNK_COST))
     assert n <= plan.segments.shape[0]
 
 
@@ -339,8 +339,8 @@ def test_param_chunks_count_the_sparse_gradient():
     otherwise run its whole optimizer loop on one thread)."""
     from scipy import sparse
 
-    plan = MultiHeadMLPClassifier()._make_plan(500, 22, (100,))
-    X = sparse.random(2000, 500, density=0.05, format="csr", random_state=0)
+    plan = MultiHeadMLPClassifier()._make_plan(100, 10, (100,))
+    X = sparse.random(2000, 100, density=0.25, format="csr", random_state=0)
     cost = _engine.segment_costs(plan, X, batch_size=200)
     lengths = plan.segments[:, 1] - plan.segments[:, 0]
     # Per batch of 200 rows, X.nnz / 10 non-zeros, each a multiply-add per
@@ -348,14 +348,15 @@ def test_param_chunks_count_the_sparse_gradient():
     sparse_work = _engine._SPARSE_GRAD_COST * X.nnz / 10 * 100
     np.testing.assert_allclose(cost.sum(), plan.n_params + sparse_work)
     np.testing.assert_array_equal(_engine.segment_costs(plan), lengths)  # dense
-    assert plan.n_params // 32768 == 1 and (plan.n_params + sparse_work) // 32768 == 3
+    least = _engine._MIN_CHUNK_COST
+    assert plan.n_params < least and (plan.n_params + sparse_work) // least == 4
     cpus = os.cpu_count() or 1
     assert param_chunks(plan) == 1
-    assert param_chunks(plan, cost) == min(3, cpus)
-    seg = _engine.optimizer_segments(plan, param_chunks(plan, cost), cost=cost)
+    assert param_chunks(plan, cost) == min(4, cpus, plan.segments.shape[0])
+    n = param_chunks(plan, cost)
     np.testing.assert_array_equal(
-        seg,
-        _engine.optimizer_segments(plan, param_chunks(plan, cost), X, batch_size=200),
+        _engine.optimizer_segments(plan, n, cost=cost),
+        _engine.optimizer_segments(plan, n, X, batch_size=200),
     )
 
 
