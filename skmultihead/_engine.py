@@ -412,10 +412,17 @@ def row_chunks(batch_size, plan):
     pays a pass over every first-layer weight (Adam updates them all) and more
     per multiply-add. Measured on medical (333 x 1449, 13 non-zeros per row,
     h=100): two chunks cost 2 % at 1 thread and save 27 % at 2 threads.
+
+    Two chunks from 2**19 (was 2**21): emotions (7,906 parameters) at batch
+    200, 1.6 M, ran every step on one thread: two chunks took an epoch from
+    0.38-0.40 to 0.21-0.23 ms at 2 threads (0.40 to 0.34 at 1); at batch 100,
+    0.8 M, from 0.36 to 0.28 ms (1 thread unchanged); at batch 64, 0.5 M, two
+    chunks of 32 rows gained nothing at 2 threads and cost 7 % at 1. (The 4 and
+    8 chunk thresholds were not re-measured: this machine has 2 cores.)
     """
     work = batch_size * plan.n_params
     n_chunks = (
-        1 if work < 2**21 else (2 if work < 2**24 else (4 if work < 2**26 else 8))
+        1 if work < 2**19 else (2 if work < 2**24 else (4 if work < 2**26 else 8))
     )
     n_chunks = min(n_chunks, batch_size // 32, os.cpu_count() or 1)
     # Each chunk has its own gradient buffer: beyond _MAX_GRAD_BYTES in total

@@ -318,6 +318,17 @@ def test_row_chunks_bounds(name):
     assert row_chunks(32, MultiHeadMLPClassifier()._make_plan(4, 2, (3,))) == 1
 
 
+def test_row_chunks_split_small_networks():
+    """A small network's step (emotions: 72 features, 6 labels, h=100) is split
+    from 2**19 multiply-adds (batch_size * n_params) on; below, one chunk."""
+    plan = MultiHeadMLPClassifier()._make_plan(72, 6, (100,))
+    assert plan.n_params == 72 * 100 + 100 + 100 * 6 + 6
+    assert 64 * plan.n_params < 2**19 <= 100 * plan.n_params
+    cpus = os.cpu_count() or 1
+    assert row_chunks(64, plan) == 1
+    assert row_chunks(100, plan) == row_chunks(200, plan) == min(2, cpus)
+
+
 def test_row_chunks_limited_by_gradient_memory(monkeypatch):
     plan = PLANS["MH-big"]
     monkeypatch.setattr(_engine, "_MAX_GRAD_BYTES", 8 * plan.n_params)
