@@ -497,15 +497,15 @@ def segment_costs(plan, X=None, batch_size=1):
     return cost
 
 
-def optimizer_segments(plan, n_chunks, X=None, batch_size=1, cost=None):
+def optimizer_segments(plan, n_chunks, cost=None):
     """``plan.segments`` with a fourth column: the optimizer chunk that updates
     each segment (``_kernels._optimizer_chunk``).
 
-    The segments go to ``n_chunks`` chunks of about equal cost
-    (:func:`segment_costs`, or the given ``cost``), the costliest first, each
-    to the least loaded chunk (ties to the lowest). (Taking every n-th segment
-    instead left bibtex's first chunk one first-layer segment more, and its
-    item 5 % slower, at every step.)
+    The segments go to ``n_chunks`` chunks of about equal ``cost``
+    (:func:`segment_costs`; None: their lengths, the cost for dense input), the
+    costliest first, each to the least loaded chunk (ties to the lowest).
+    (Taking every n-th segment instead left bibtex's first chunk one
+    first-layer segment more, and its item 5 % slower, at every step.)
 
     Which chunk updates a parameter changes none of its bits, only the order of
     the squared-weight sums; the assignment is a function of the data and the
@@ -513,7 +513,7 @@ def optimizer_segments(plan, n_chunks, X=None, batch_size=1, cost=None):
     """
     seg = plan.segments
     if cost is None:
-        cost = segment_costs(plan, X, batch_size)
+        cost = segment_costs(plan)
     chunk = np.zeros(seg.shape[0], dtype=np.int64)
     load = np.zeros(n_chunks)
     for s in np.argsort(-cost, kind="stable"):
@@ -686,7 +686,7 @@ class EpochRunner:
         self.csr = _column_scratch(
             X, csr, self.batch_size, n_chunks, n_opt_chunks, dtype
         )
-        self.segments = optimizer_segments(plan, n_opt_chunks, cost=cost)
+        self.segments = optimizer_segments(plan, n_opt_chunks, cost)
         acts = np.empty(self.batch_size * plan.row_width, dtype=dtype)
         gather_rows = 0 if csr is not None else self.batch_size
         n_labels = Y.shape[1]

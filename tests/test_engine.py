@@ -364,11 +364,6 @@ def test_param_chunks_count_the_sparse_gradient():
     cpus = os.cpu_count() or 1
     assert param_chunks(plan) == 1
     assert param_chunks(plan, cost) == min(4, cpus, plan.segments.shape[0])
-    n = param_chunks(plan, cost)
-    np.testing.assert_array_equal(
-        _engine.optimizer_segments(plan, n, cost=cost),
-        _engine.optimizer_segments(plan, n, X, batch_size=200),
-    )
 
 
 # ------------------------------------------------------------------------------

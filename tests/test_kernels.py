@@ -196,7 +196,9 @@ def kernel_epoch(
     opt = K.Optimizer(
         state,
         plan.n_weights,
-        _engine.optimizer_segments(plan, n_opt_chunks, X, batch_size),
+        _engine.optimizer_segments(
+            plan, n_opt_chunks, _engine.segment_costs(plan, X, batch_size)
+        ),
         frozen,
         np.asarray(group_lr, dtype=np.float64),
         code,
@@ -1490,14 +1492,16 @@ def test_optimizer_segments_balance_the_chunks_by_cost(monkeypatch):
     rows = np.repeat(np.arange(400), 10)
     X = sparse.csr_matrix((np.ones(4000), (rows, cols)), shape=(400, 20))
     per_batch = np.bincount(X.indices, minlength=20) * 200 / 400
+    costs = _engine.segment_costs(plan, X, batch_size=200)
     for n_chunks in (1, 2, 3):
-        seg = _engine.optimizer_segments(plan, n_chunks, X, batch_size=200)
+        seg = _engine.optimizer_segments(plan, n_chunks, costs)
         assert_array_equal(seg[:, :3], plan.segments)
         assert set(seg[:, 3]) == set(range(n_chunks))
         cost = (seg[:, 1] - seg[:, 0]).astype(float)
         for i, (start, stop, _, _) in enumerate(seg):
             w = np.arange(start, min(stop, first_size))
             cost[i] += _engine._SPARSE_GRAD_COST * per_batch[w // fan_out].sum()
+        assert_allclose(costs, cost)
         load = np.bincount(seg[:, 3], weights=cost, minlength=n_chunks)
         # the costliest first, each to the least loaded: within one segment
         assert load.max() - load.min() <= cost.max() + 1e-9
@@ -1506,7 +1510,7 @@ def test_optimizer_segments_balance_the_chunks_by_cost(monkeypatch):
         size = (dense[:, 1] - dense[:, 0]).astype(float)
         load = np.bincount(dense[:, 3], weights=size, minlength=n_chunks)
         assert load.max() - load.min() <= size.max()
-    seg = _engine.optimizer_segments(plan, 2, X, batch_size=200)
+    seg = _engine.optimizer_segments(plan, 2, costs)
     assert seg[0, 3] != seg[2, 3]
 
 
